@@ -1,0 +1,3 @@
+//! x86_64 guest setup.
+#![no_std]
+#![forbid(unsafe_code)]
