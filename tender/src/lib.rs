@@ -1,4 +1,17 @@
 //! tender: loads one Solo5 hvt unikernel into a KVM virtual machine and serves its hypercalls.
+//!
+//! The binary is a thin shell over [`cli::parse`] and [`launch::launch`].
 
+pub mod arch;
+pub mod boot;
+pub mod cli;
+pub mod devices;
 pub mod elf;
+pub mod hypercall;
+pub mod launch;
 pub mod manifest;
+pub mod memory;
+pub mod memsize;
+pub mod run;
+pub mod signal;
+pub mod vm;

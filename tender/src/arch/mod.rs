@@ -1,0 +1,62 @@
+//! The one place that knows which architecture the tender runs on: generic code
+//! calls these functions and never uses `cfg(target_arch)` itself.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use self::x86_64::*;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use self::aarch64::*;
+
+/// A vCPU exit, decoded into what generic code needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// A well-formed hypercall: number and guest address of its argument struct.
+    Hypercall { nr: u32, arg: u64 },
+    /// A malformed hypercall or other device access (port/size/direction): fatal.
+    BadAccess(String),
+    /// A guest memory access that trapped to the host at `gpa`.
+    Mmio { gpa: u64, write: bool, len: usize },
+    /// HLT with interrupts off: the guest stopped for good.
+    Halted,
+    /// Triple fault (x86_64) or a PSCI/system event (AArch64).
+    Shutdown,
+    /// KVM could not enter the guest.
+    FailEntry { reason: u64 },
+    /// KVM's internal error (e.g. kvm-pvm failing to emulate an instruction).
+    InternalError { suberror: u32 },
+    /// KVM_RUN was interrupted by a signal.
+    Interrupted,
+    /// Anything else KVM reported.
+    Unexpected(String),
+}
+
+/// Errors while preparing the architecture-specific vCPU state.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchError {
+    #[error("KVM lacks a required capability: {0}")]
+    MissingCapability(&'static str),
+    #[error("Could not get the supported CPUID")]
+    GetCpuid(#[source] kvm_ioctls::Error),
+    #[error("Could not set the vCPU's CPUID")]
+    SetCpuid(#[source] kvm_ioctls::Error),
+    #[error("Could not get the vCPU's special registers")]
+    GetSregs(#[source] kvm_ioctls::Error),
+    #[error("Could not set the vCPU's special registers")]
+    SetSregs(#[source] kvm_ioctls::Error),
+    #[error("Could not set the vCPU's registers")]
+    SetRegs(#[source] kvm_ioctls::Error),
+    #[error("The host TSC is unstable (KVM_GET_TSC_KHZ failed)")]
+    TscUnstable(#[source] kvm_ioctls::Error),
+    #[error("Could not write the page tables")]
+    Memory(#[from] crate::memory::MemoryError),
+    #[error("Could not initialize the vCPU")]
+    VcpuInit(#[source] kvm_ioctls::Error),
+    #[error("Could not set register {0}")]
+    SetOneReg(&'static str, #[source] kvm_ioctls::Error),
+    #[error("Could not read register {0}")]
+    GetOneReg(&'static str, #[source] kvm_ioctls::Error),
+}

@@ -1,0 +1,125 @@
+//! x86_64: writes the ABI.md §3 page tables and GDT, sets up the vCPU, decodes
+//! port-I/O hypercalls. The values themselves come from the `arch_x86_64` crate.
+
+use super::{ArchError, Exit};
+use crate::memory::GuestMemory;
+use abi::hypercall::{MAX, PIO_BASE};
+use arch_x86_64::{cpuid, gdt, paging, registers};
+use kvm_bindings::{kvm_regs, kvm_segment, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
+
+/// ELF machine of images this host runs.
+pub const ELF_MACHINE: u16 = 62; // EM_X86_64
+/// Human name of the architecture.
+pub const NAME: &str = "x86_64";
+/// Initial stack pointer gap below the top of guest memory.
+pub const STACK_TOP_GAP: u64 = arch_x86_64::layout::STACK_TOP_GAP;
+
+/// Checks the KVM capabilities this architecture needs.
+pub fn check_capabilities(kvm: &Kvm) -> Result<(), ArchError> {
+    if !kvm.check_extension(Cap::GetTscKhz) {
+        return Err(ArchError::MissingCapability("KVM_CAP_GET_TSC_KHZ"));
+    }
+    Ok(())
+}
+
+/// Writes the page tables and GDT into low guest memory.
+pub fn setup_memory(mem: &mut GuestMemory) -> Result<(), ArchError> {
+    let mut result = Ok(());
+    let size = mem.size();
+    let mut write = |gpa, v| {
+        if result.is_ok() {
+            result = mem.write_u64(gpa, v);
+        }
+    };
+    paging::for_each_entry(size, &mut write);
+    gdt::for_each_entry(&mut write);
+    Ok(result?)
+}
+
+fn segment(s: &gdt::Segment) -> kvm_segment {
+    kvm_segment {
+        base: s.base,
+        limit: s.limit,
+        selector: s.selector,
+        type_: s.type_,
+        present: s.present,
+        dpl: s.dpl,
+        db: s.db,
+        s: s.s,
+        l: s.l,
+        g: s.g,
+        avl: 0,
+        unusable: s.unusable,
+        padding: 0,
+    }
+}
+
+/// Sets CPUID, segment and control registers and the entry registers.
+pub fn setup_vcpu(kvm: &Kvm, _vm: &VmFd, vcpu: &VcpuFd, entry: u64, mem_size: u64) -> Result<(), ArchError> {
+    let mut ids = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(ArchError::GetCpuid)?;
+    for e in ids.as_mut_slice() {
+        e.ecx = cpuid::mask_ecx(e.function, e.ecx);
+    }
+    vcpu.set_cpuid2(&ids).map_err(ArchError::SetCpuid)?;
+
+    let mut sregs = vcpu.get_sregs().map_err(ArchError::GetSregs)?;
+    sregs.cs = segment(&gdt::CODE);
+    let data = segment(&gdt::DATA);
+    (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data);
+    sregs.tr = segment(&gdt::TSS);
+    sregs.ldt = segment(&gdt::LDT);
+    (sregs.gdt.base, sregs.gdt.limit) = gdt::GDTR;
+    (sregs.idt.base, sregs.idt.limit) = gdt::IDTR;
+    sregs.cr0 = registers::CR0;
+    sregs.cr3 = registers::CR3;
+    sregs.cr4 = registers::CR4;
+    sregs.efer = registers::EFER;
+    vcpu.set_sregs(&sregs).map_err(ArchError::SetSregs)?;
+
+    let r = registers::entry_regs(entry, mem_size);
+    let regs = kvm_regs { rip: r.rip, rsp: r.rsp, rdi: r.rdi, rflags: r.rflags, ..Default::default() };
+    vcpu.set_regs(&regs).map_err(ArchError::SetRegs)
+}
+
+/// `cpu_cycle_freq` for boot info: the TSC frequency in Hz.
+pub fn cpu_cycle_freq(vcpu: &VcpuFd) -> Result<u64, ArchError> {
+    let khz = vcpu.get_tsc_khz().map_err(ArchError::TscUnstable)?;
+    Ok(u64::from(khz) * 1000)
+}
+
+/// Decodes one exit; hypercalls are `out dx, eax` to `0x500 + nr`.
+pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
+    match exit {
+        VcpuExit::IoOut(port, data) => {
+            let nr = u32::from(port.wrapping_sub(PIO_BASE));
+            if port < PIO_BASE || nr >= MAX {
+                return Exit::BadAccess(format!("Invalid guest port access: OUT to port {port:#x}"));
+            }
+            match <[u8; 4]>::try_from(data) {
+                Ok(b) => Exit::Hypercall { nr, arg: u64::from(u32::from_le_bytes(b)) },
+                Err(_) => Exit::BadAccess(format!(
+                    "Invalid guest port access: {}-byte OUT to port {port:#x} (hypercalls are 4 bytes)",
+                    data.len()
+                )),
+            }
+        }
+        VcpuExit::IoIn(port, data) => {
+            Exit::BadAccess(format!("Invalid guest port access: {}-byte IN from port {port:#x}", data.len()))
+        }
+        VcpuExit::MmioRead(gpa, data) => Exit::Mmio { gpa, write: false, len: data.len() },
+        VcpuExit::MmioWrite(gpa, data) => Exit::Mmio { gpa, write: true, len: data.len() },
+        VcpuExit::Hlt => Exit::Halted,
+        VcpuExit::Shutdown => Exit::Shutdown,
+        VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
+        VcpuExit::Intr => Exit::Interrupted,
+        // The suberror lives in kvm_run; the vCPU loop reads it.
+        VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
+        other => Exit::Unexpected(format!("{other:?}")),
+    }
+}
+
+/// The guest's instruction pointer, for diagnostics.
+pub fn instruction_pointer(vcpu: &VcpuFd) -> Option<u64> {
+    vcpu.get_regs().ok().map(|r| r.rip)
+}

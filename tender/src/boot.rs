@@ -1,0 +1,73 @@
+//! Puts the image and the boot data into guest memory: segments, boot info,
+//! manifest copy, command line (ABI.md §1–§2).
+
+use crate::elf::Image;
+use crate::memory::{GuestMemory, MemoryError};
+use abi::bootinfo::BootInfo;
+use abi::layout::{BOOT_INFO_ADDR, CMDLINE_SIZE};
+
+/// Copies the loadable segments and makes the non-writable ones read-only in the
+/// host mapping (a guest write to its own code then faults).
+pub fn load_segments(mem: &mut GuestMemory, file: &[u8], image: &Image) -> Result<(), MemoryError> {
+    for s in &image.segments {
+        mem.write(s.vaddr, &file[s.file_range.clone()])?;
+    }
+    for s in image.segments.iter().filter(|s| !s.writable) {
+        mem.protect_readonly(s.prot_start, s.prot_end, s.executable)?;
+    }
+    Ok(())
+}
+
+/// Where the boot data lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootLayout {
+    pub manifest: u64,
+    pub cmdline: u64,
+}
+
+/// Places the manifest right after boot info and the command line after it.
+pub fn layout(manifest_len: usize) -> BootLayout {
+    let manifest = BOOT_INFO_ADDR + BootInfo::SIZE as u64;
+    BootLayout { manifest, cmdline: manifest + manifest_len as u64 }
+}
+
+/// Writes boot info, the manifest copy and the NUL-terminated command line.
+pub fn write_boot_info(
+    mem: &mut GuestMemory,
+    image: &Image,
+    cpu_cycle_freq: u64,
+    manifest: &[u8],
+    cmdline: &str,
+) -> Result<(), MemoryError> {
+    let at = layout(manifest.len());
+    let info = BootInfo {
+        mem_size: mem.size(),
+        kernel_end: image.kernel_end,
+        cpu_cycle_freq,
+        cmdline: at.cmdline,
+        mft: at.manifest,
+        host_features: 0,
+        guest_features: 0,
+        net_ring: 0,
+    };
+    mem.write(BOOT_INFO_ADDR, &info.encode())?;
+    mem.write(at.manifest, manifest)?;
+    let line = mem.slice_mut(at.cmdline, CMDLINE_SIZE as u64)?;
+    line.fill(0);
+    line[..cmdline.len()].copy_from_slice(cmdline.as_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_data_stays_inside_the_read_only_region() {
+        let max_manifest = 8 + 104 * 64;
+        let at = layout(max_manifest);
+        assert_eq!(at.manifest, 0x10038);
+        assert_eq!(at.manifest % 8, 0);
+        assert!(at.cmdline + CMDLINE_SIZE as u64 <= abi::layout::RO_REGION_END);
+    }
+}

@@ -1,0 +1,142 @@
+//! Hypercall handlers (ABI.md §5). Every guest address goes through
+//! [`GuestMemory`]'s checked accessors; a bad one ends the VM, never the host.
+
+use crate::memory::{GuestMemory, MemoryError};
+use abi::hypercall::{Args, Halt, Nr, Poll, Puts, Walltime, HALT_COOKIE_MAX};
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What the vCPU loop does after a hypercall.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Resume the guest.
+    Resume,
+    /// The guest halted with this exit status.
+    Exit(i32),
+}
+
+/// A hypercall the guest got wrong: fatal to the VM.
+#[derive(Debug, thiserror::Error)]
+pub enum HypercallError {
+    #[error("Invalid hypercall number {0}")]
+    UnknownNumber(u32),
+    #[error("Hypercall {name}: bad guest address")]
+    BadAddress {
+        name: &'static str,
+        #[source]
+        source: MemoryError,
+    },
+    #[error("Hypercall {0}: no device of this kind is attached")]
+    NoDevices(&'static str),
+    #[error("Could not write guest console output")]
+    Console(#[source] std::io::Error),
+}
+
+fn bad(name: &'static str) -> impl FnOnce(MemoryError) -> HypercallError {
+    move |source| HypercallError::BadAddress { name, source }
+}
+
+/// Serves hypercall `nr` with its argument struct at guest address `arg`.
+pub fn handle(mem: &mut GuestMemory, nr: u32, arg: u64) -> Result<Next, HypercallError> {
+    match Nr::from_u32(nr).ok_or(HypercallError::UnknownNumber(nr))? {
+        Nr::Walltime => walltime(mem, arg),
+        Nr::Puts => puts(mem, arg),
+        Nr::Poll => poll(mem, arg),
+        Nr::Halt => halt(mem, arg),
+        Nr::BlockRead | Nr::BlockWrite => Err(HypercallError::NoDevices("BLOCK")),
+        Nr::NetRead | Nr::NetWrite => Err(HypercallError::NoDevices("NET")),
+    }
+}
+
+fn walltime(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
+    mem.check(arg, Walltime::SIZE as u64).map_err(bad("WALLTIME"))?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let nsecs = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+    mem.write_args(arg, &Walltime { nsecs }).map_err(bad("WALLTIME"))?;
+    Ok(Next::Resume)
+}
+
+fn puts(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
+    let p: Puts = mem.read_args(arg).map_err(bad("PUTS"))?;
+    let bytes = mem.slice(p.data, p.len).map_err(bad("PUTS"))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|_| out.flush()).map_err(HypercallError::Console)?;
+    Ok(Next::Resume)
+}
+
+fn poll(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
+    let mut p: Poll = mem.read_args(arg).map_err(bad("POLL"))?;
+    sleep_interruptibly(Duration::from_nanos(p.timeout_nsecs));
+    p.ready_set = 0;
+    p.ret = 0;
+    mem.write_args(arg, &p).map_err(bad("POLL"))?;
+    Ok(Next::Resume)
+}
+
+/// Sleeps, but returns early on a signal so SIGTERM is served at once.
+fn sleep_interruptibly(d: Duration) {
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    };
+    // SAFETY: ppoll with no descriptors only reads `ts`, which lives on our stack.
+    unsafe { libc::ppoll(std::ptr::null_mut(), 0, &ts, std::ptr::null()) };
+}
+
+fn halt(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
+    let h: Halt = mem.read_args(arg).map_err(bad("HALT"))?;
+    if h.cookie != 0 {
+        mem.check(h.cookie, HALT_COOKIE_MAX).map_err(bad("HALT"))?;
+    }
+    Ok(Next::Exit(h.exit_status & 0xff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem() -> GuestMemory {
+        GuestMemory::new(2 << 20).unwrap()
+    }
+
+    #[test]
+    fn halt_masks_status_and_checks_cookie() {
+        let mut m = mem();
+        m.write_args(0x1000, &Halt { cookie: 0, exit_status: 0x1ff }).unwrap();
+        assert_eq!(handle(&mut m, 8, 0x1000).unwrap(), Next::Exit(0xff));
+        m.write_args(0x1000, &Halt { cookie: (2 << 20) - 100, exit_status: 0 }).unwrap();
+        assert!(matches!(handle(&mut m, 8, 0x1000), Err(HypercallError::BadAddress { .. })));
+    }
+
+    #[test]
+    fn walltime_is_now() {
+        let mut m = mem();
+        handle(&mut m, 1, 0x2000).unwrap();
+        let w: Walltime = m.read_args(0x2000).unwrap();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+        assert!(now - w.nsecs < 5_000_000_000);
+    }
+
+    #[test]
+    fn bad_pointers_and_numbers_are_errors() {
+        let mut m = mem();
+        assert!(matches!(handle(&mut m, 0, 0), Err(HypercallError::UnknownNumber(0))));
+        assert!(matches!(handle(&mut m, 42, 0), Err(HypercallError::UnknownNumber(42))));
+        assert!(handle(&mut m, 1, (2 << 20) - 4).is_err());
+        m.write_args(0x1000, &Puts { data: (2 << 20) - 4, len: 8 }).unwrap();
+        assert!(handle(&mut m, 2, 0x1000).is_err());
+        m.write_args(0x1000, &Puts { data: 0x3000, len: u64::MAX }).unwrap();
+        assert!(handle(&mut m, 2, 0x1000).is_err());
+    }
+
+    #[test]
+    fn poll_sleeps_for_the_timeout() {
+        let mut m = mem();
+        m.write_args(0x1000, &Poll { timeout_nsecs: 20_000_000, ready_set: 7, ret: 9 }).unwrap();
+        let t = std::time::Instant::now();
+        handle(&mut m, 3, 0x1000).unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(20));
+        let p: Poll = m.read_args(0x1000).unwrap();
+        assert_eq!((p.ready_set, p.ret), (0, 0));
+    }
+}

@@ -1,0 +1,73 @@
+//! Runs a unikernel from a parsed command line, in solo5-hvt's order of checks
+//! (ABI.md §6), so users see the same first error as with solo5-hvt.
+
+use crate::cli::Config;
+use crate::devices::{self, DeviceError};
+use crate::elf::{self, ElfError};
+use crate::manifest::{Manifest, ManifestError};
+use crate::memory::{GuestMemory, MemoryError};
+use crate::memsize::{self, MemSizeError};
+use crate::run::{self, RunError};
+use crate::vm::{Vm, VmError};
+use crate::{arch, boot, signal};
+use std::path::PathBuf;
+
+/// Everything that can stop tender before or while running a guest.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{path}: Could not read the kernel image")]
+    ReadKernel {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Image { path: PathBuf, source: ElfError },
+    #[error("{path}: invalid manifest: {source}")]
+    Manifest { path: PathBuf, source: ManifestError },
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("Could not install signal handlers")]
+    Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    MemSize(#[from] MemSizeError),
+    #[error("Could not set up guest memory")]
+    Memory(#[from] MemoryError),
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Boots the unikernel and returns its exit status.
+pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
+    let path = cfg.kernel.clone();
+    let file = std::fs::read(&path).map_err(|source| LaunchError::ReadKernel { path: path.clone(), source })?;
+    let image_err = |source| LaunchError::Image { path: path.clone(), source };
+    elf::check_header(&file).map_err(image_err)?;
+    elf::read_abi_note(&file).map_err(image_err)?;
+    let mft = elf::read_manifest_note(&file).map_err(image_err)?;
+    let mut manifest = Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
+    devices::attach(cfg, &mut manifest)?;
+    signal::install().map_err(LaunchError::Signals)?;
+
+    let (mem_size, warning) = memsize::guest_mem_size(cfg.mem_mib)?;
+    if let Some(w) = warning {
+        eprintln!("tender: {w}");
+    }
+    let vm = Vm::new()?;
+    let mut mem = GuestMemory::new(mem_size)?;
+    let image = elf::plan_load(&file, mem_size).map_err(image_err)?;
+    boot::load_segments(&mut mem, &file, &image)?;
+    vm.add_memory(&mem)?;
+    let mut vcpu = vm.create_vcpu(image.entry, mem_size)?;
+    devices::check_all_attached(&manifest)?;
+    arch::setup_memory(&mut mem).map_err(VmError::from)?;
+    let freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
+    boot::write_boot_info(&mut mem, &image, freq, manifest.as_bytes(), &cfg.cmdline)?;
+    let status = run::run(&mut vcpu, &mut mem)?;
+    // The vCPU and VM go before the memory they map.
+    drop(vcpu);
+    drop(vm);
+    Ok(status)
+}

@@ -1,0 +1,174 @@
+//! Guest RAM: one anonymous mapping, and the single checked accessor through
+//! which every guest address is turned into host bytes.
+
+use abi::hypercall::Args;
+use std::ops::Range;
+use std::ptr::NonNull;
+
+/// Errors of guest-memory handling.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("Could not allocate {size} bytes of guest memory")]
+    Allocate {
+        size: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Guest address range {gpa:#x}+{len:#x} is outside guest memory ({size:#x} bytes)")]
+    OutOfRange { gpa: u64, len: u64, size: u64 },
+    #[error("Could not protect guest memory {start:#x}..{end:#x}")]
+    Protect {
+        start: u64,
+        end: u64,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Guest physical memory starting at guest address 0.
+#[derive(Debug)]
+pub struct GuestMemory {
+    base: NonNull<u8>,
+    size: u64,
+}
+
+// SAFETY: the mapping is owned by this value and only reached through `&self`/`&mut self`;
+// the single vCPU runs on the same thread that serves its exits.
+unsafe impl Send for GuestMemory {}
+
+impl GuestMemory {
+    /// Maps `size` bytes of zeroed, lazily backed memory (`MAP_NORESERVE`: a 4 GiB
+    /// guest costs only the pages it touches).
+    pub fn new(size: u64) -> Result<GuestMemory, MemoryError> {
+        let len = usize::try_from(size).map_err(|_| MemoryError::Allocate {
+            size,
+            source: std::io::Error::from_raw_os_error(libc::EOVERFLOW),
+        })?;
+        // SAFETY: a fresh anonymous private mapping; no existing memory is affected and
+        // the result is checked before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(MemoryError::Allocate { size, source: std::io::Error::last_os_error() });
+        }
+        let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
+        Ok(GuestMemory { base, size })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Host address of guest address 0 (for `KVM_SET_USER_MEMORY_REGION`).
+    pub fn host_base(&self) -> u64 {
+        self.base.as_ptr() as u64
+    }
+
+    /// The one bounds check: `[gpa, gpa + len)` must lie inside guest memory.
+    pub fn check(&self, gpa: u64, len: u64) -> Result<Range<usize>, MemoryError> {
+        match gpa.checked_add(len) {
+            Some(end) if end <= self.size => Ok(gpa as usize..end as usize),
+            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.size }),
+        }
+    }
+
+    /// Guest bytes `[gpa, gpa + len)`.
+    pub fn slice(&self, gpa: u64, len: u64) -> Result<&[u8], MemoryError> {
+        let r = self.check(gpa, len)?;
+        // SAFETY: `check` proved the range lies inside our live mapping of `size` bytes;
+        // the vCPU is stopped while the host looks at its memory.
+        Ok(unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(r.start), r.len()) })
+    }
+
+    /// Mutable guest bytes `[gpa, gpa + len)`.
+    pub fn slice_mut(&mut self, gpa: u64, len: u64) -> Result<&mut [u8], MemoryError> {
+        let r = self.check(gpa, len)?;
+        // SAFETY: as in `slice`, and `&mut self` makes this the only host view.
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(r.start), r.len()) })
+    }
+
+    /// Copies `bytes` to guest address `gpa`.
+    pub fn write(&mut self, gpa: u64, bytes: &[u8]) -> Result<(), MemoryError> {
+        self.slice_mut(gpa, bytes.len() as u64)?.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Writes one little-endian `u64` (page-table and GDT entries).
+    pub fn write_u64(&mut self, gpa: u64, v: u64) -> Result<(), MemoryError> {
+        self.write(gpa, &v.to_le_bytes())
+    }
+
+    /// Reads a hypercall argument struct at `gpa`.
+    pub fn read_args<T: Args>(&self, gpa: u64) -> Result<T, MemoryError> {
+        Ok(T::decode(self.slice(gpa, T::SIZE as u64)?))
+    }
+
+    /// Writes a hypercall argument struct back to `gpa`.
+    pub fn write_args<T: Args>(&mut self, gpa: u64, args: &T) -> Result<(), MemoryError> {
+        args.encode(self.slice_mut(gpa, T::SIZE as u64)?);
+        Ok(())
+    }
+
+    /// Makes `[start, end)` read-only (and executable if asked) in the host mapping,
+    /// so guest writes to its own code fault.
+    pub fn protect_readonly(&self, start: u64, end: u64, exec: bool) -> Result<(), MemoryError> {
+        let r = self.check(start, end.saturating_sub(start))?;
+        let prot = libc::PROT_READ | if exec { libc::PROT_EXEC } else { 0 };
+        // SAFETY: the range is page-aligned (checked by the loader) and inside our mapping;
+        // changing its protection cannot affect memory we do not own.
+        let rc = unsafe { libc::mprotect(self.base.as_ptr().add(r.start).cast(), r.len(), prot) };
+        if rc != 0 {
+            return Err(MemoryError::Protect { start, end, source: std::io::Error::last_os_error() });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for GuestMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping created in `new`, which nothing uses any more.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi::hypercall::Puts;
+
+    #[test]
+    fn rejects_ranges_outside_or_overflowing() {
+        let m = GuestMemory::new(2 << 20).unwrap();
+        assert!(m.check(0, 2 << 20).is_ok());
+        assert!(m.check((2 << 20) - 1, 1).is_ok());
+        assert!(m.check((2 << 20) - 1, 2).is_err());
+        assert!(m.check(u64::MAX, 2).is_err());
+        assert!(m.check(2 << 20, 0).is_ok());
+        assert!(m.check((2 << 20) + 1, 0).is_err());
+    }
+
+    #[test]
+    fn round_trips_args() {
+        let mut m = GuestMemory::new(2 << 20).unwrap();
+        m.write_args(0x1000, &Puts { data: 7, len: 9 }).unwrap();
+        assert_eq!(m.read_args::<Puts>(0x1000).unwrap(), Puts { data: 7, len: 9 });
+        assert!(m.read_args::<Puts>((2 << 20) - 8).is_err());
+    }
+
+    #[test]
+    fn large_guest_is_lazily_backed() {
+        // 4 GiB must not cost 4 GiB: only touched pages are allocated.
+        let mut m = GuestMemory::new(4 << 30).unwrap();
+        m.write_u64((4 << 30) - 8, 1).unwrap();
+        assert_eq!(m.slice(0, 8).unwrap(), &[0; 8]);
+    }
+}

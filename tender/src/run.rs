@@ -1,0 +1,115 @@
+//! The vCPU loop: enter the guest, decode each exit, serve hypercalls, and turn
+//! every other exit into a one-line diagnostic.
+
+use crate::arch::{self, Exit};
+use crate::hypercall::{self, HypercallError, Next};
+use crate::memory::GuestMemory;
+use crate::signal;
+use kvm_ioctls::VcpuFd;
+
+/// Why the guest stopped without a HALT hypercall.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("Exiting on signal {0}")]
+    Signal(i32),
+    #[error("Guest error at rip={rip:#x}")]
+    Hypercall {
+        rip: u64,
+        #[source]
+        source: HypercallError,
+    },
+    #[error("{msg} (guest rip={rip:#x})")]
+    BadAccess { msg: String, rip: u64 },
+    #[error("Guest memory protection fault: {access} at {gpa:#x} (read-only guest memory), rip={rip:#x}")]
+    ProtectionFault { access: &'static str, gpa: u64, rip: u64 },
+    #[error("Guest accessed unbacked address {gpa:#x} ({access} of {len} bytes), rip={rip:#x}")]
+    Unbacked { access: &'static str, gpa: u64, len: usize, rip: u64 },
+    #[error("Guest triple fault (KVM shutdown exit), rip={rip:#x}")]
+    Shutdown { rip: u64 },
+    #[error("Guest halted the CPU (HLT) without the HALT hypercall, rip={rip:#x}")]
+    Halted { rip: u64 },
+    #[error("KVM could not enter the guest (hardware entry failure reason {reason:#x})")]
+    FailEntry { reason: u64 },
+    #[error("KVM internal error, suberror {suberror} ({what}), rip={rip:#x}")]
+    InternalError { suberror: u32, what: &'static str, rip: u64 },
+    #[error("KVM_RUN failed")]
+    Run(#[source] kvm_ioctls::Error),
+    #[error("Unexpected vCPU exit: {0}")]
+    Unexpected(String),
+}
+
+fn rip(vcpu: &VcpuFd) -> u64 {
+    arch::instruction_pointer(vcpu).unwrap_or(0)
+}
+
+fn access(write: bool) -> &'static str {
+    if write {
+        "write"
+    } else {
+        "read"
+    }
+}
+
+/// Runs the guest until it halts; returns its exit status.
+pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory) -> Result<i32, RunError> {
+    signal::arm(&mut vcpu.get_kvm_run().immediate_exit);
+    let result = run_loop(vcpu, mem);
+    signal::disarm();
+    result
+}
+
+fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory) -> Result<i32, RunError> {
+    loop {
+        if let Some(sig) = signal::pending() {
+            return Err(RunError::Signal(sig));
+        }
+        let exit = match vcpu.run() {
+            Ok(exit) => arch::decode_exit(exit),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Interrupted,
+            Err(e) if e.errno() == libc::EFAULT => {
+                // Standard KVM reports a guest write to a page the host mapped
+                // read-only this way (kvm-pvm uses an MMIO exit instead).
+                return Err(RunError::ProtectionFault { access: "write", gpa: 0, rip: rip(vcpu) });
+            }
+            Err(e) => return Err(RunError::Run(e)),
+        };
+        match exit {
+            Exit::Hypercall { nr, arg } => match hypercall::handle(mem, nr, arg) {
+                Ok(Next::Resume) => {}
+                Ok(Next::Exit(status)) => return Ok(status),
+                Err(source) => return Err(RunError::Hypercall { rip: rip(vcpu), source }),
+            },
+            Exit::Interrupted => {}
+            Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, rip: rip(vcpu) }),
+            Exit::Mmio { gpa, write, len } if gpa < mem.size() => {
+                let _ = len;
+                return Err(RunError::ProtectionFault { access: access(write), gpa, rip: rip(vcpu) });
+            }
+            Exit::Mmio { gpa, write, len } => {
+                return Err(RunError::Unbacked { access: access(write), gpa, len, rip: rip(vcpu) })
+            }
+            Exit::Halted => return Err(RunError::Halted { rip: rip(vcpu) }),
+            Exit::Shutdown => return Err(RunError::Shutdown { rip: rip(vcpu) }),
+            Exit::FailEntry { reason } => return Err(RunError::FailEntry { reason }),
+            Exit::InternalError { .. } => {
+                let suberror = internal_suberror(vcpu);
+                let what = match suberror {
+                    1 => "instruction emulation failed",
+                    2 => "simultaneous exception",
+                    3 => "delivery event failed",
+                    _ => "unknown",
+                };
+                return Err(RunError::InternalError { suberror, what, rip: rip(vcpu) });
+            }
+            Exit::Unexpected(what) => return Err(RunError::Unexpected(what)),
+        }
+    }
+}
+
+/// The `internal.suberror` of the last KVM_EXIT_INTERNAL_ERROR.
+fn internal_suberror(vcpu: &mut VcpuFd) -> u32 {
+    let run = vcpu.get_kvm_run();
+    // SAFETY: KVM set exit_reason to KVM_EXIT_INTERNAL_ERROR, which selects the
+    // `internal` member of the exit union; it is plain integers.
+    unsafe { run.__bindgen_anon_1.internal.suberror }
+}

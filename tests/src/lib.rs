@@ -1,0 +1,129 @@
+//! Test harness: finds the built tender and guest images, runs them with a
+//! timeout, and decides whether KVM tests run, SKIP, or fail (TENDER_REQUIRE_KVM=1).
+
+pub mod craft;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+}
+
+/// The release tender built by `cargo xtask build`.
+pub fn tender() -> PathBuf {
+    let p = root().join("target/release/tender");
+    assert!(p.exists(), "{} is missing: run `cargo xtask build` (or `cargo xtask test`)", p.display());
+    p
+}
+
+/// A guest image built by `cargo xtask build`.
+pub fn image(name: &str) -> PathBuf {
+    let p = root().join(format!("target/unikernels/{}/{name}.hvt", std::env::consts::ARCH));
+    assert!(p.exists(), "{} is missing: run `cargo xtask build` (or `cargo xtask test`)", p.display());
+    p
+}
+
+/// True if KVM tests can run here. Without /dev/kvm they SKIP (loudly), unless
+/// TENDER_REQUIRE_KVM=1, in which case they fail.
+pub fn kvm_available(test: &str) -> bool {
+    let ok = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    if !ok {
+        if std::env::var("TENDER_REQUIRE_KVM").as_deref() == Ok("1") {
+            panic!("{test}: /dev/kvm is not usable and TENDER_REQUIRE_KVM=1");
+        }
+        eprintln!("SKIP {test}: /dev/kvm is not usable");
+    }
+    ok
+}
+
+/// What a finished process did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Panics with the full output unless the exit code is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "unexpected exit status; output:\n{self}");
+        self
+    }
+
+    /// Panics unless stdout contains `s`.
+    pub fn expect_stdout(&self, s: &str) -> &Self {
+        assert!(self.stdout.contains(s), "stdout lacks {s:?}; output:\n{self}");
+        self
+    }
+
+    /// Panics unless stderr contains `s`.
+    pub fn expect_stderr(&self, s: &str) -> &Self {
+        assert!(self.stderr.contains(s), "stderr lacks {s:?}; output:\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `timeout`.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Outcome {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).ok();
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).ok();
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            child.kill().ok();
+            let stdout = out_reader.join().unwrap_or_default();
+            panic!("{cmd:?} timed out after {timeout:?}; stdout so far:\n{stdout}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Outcome {
+        code: status.code(),
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Runs the tender with `args` (options, image, guest args) and a 30 s timeout.
+pub fn tender_run(args: &[&std::ffi::OsStr]) -> Outcome {
+    run_with_timeout(Command::new(tender()).args(args), Duration::from_secs(30))
+}
+
+/// Boots example `name` with guest arguments `args`.
+pub fn boot(name: &str, args: &[&str]) -> Outcome {
+    let img = image(name);
+    let mut all: Vec<&std::ffi::OsStr> = vec![img.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    tender_run(&all)
+}

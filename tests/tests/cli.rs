@@ -1,0 +1,97 @@
+//! The tender command line as a user meets it: help, version, and every error
+//! before the guest runs ends in one clear line and exit status 1.
+
+use std::ffi::OsStr;
+use tender_tests::craft::{self, asm, Notes};
+use tender_tests::{image, kvm_available, tender_run};
+
+fn run(args: &[&str]) -> tender_tests::Outcome {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    tender_run(&args)
+}
+
+#[test]
+fn help_goes_to_stdout_and_succeeds() {
+    let o = run(&["--help"]);
+    o.expect_code(0).expect_stdout("usage: tender [OPTIONS] [--] KERNEL [ARGS...]").expect_stdout("--mem=MiB");
+}
+
+#[test]
+fn version_names_tender_and_the_abi() {
+    run(&["--version"]).expect_code(0).expect_stderr("version 0.1.0").expect_stderr("ABI version 2");
+}
+
+#[test]
+fn missing_kernel_shows_usage() {
+    run(&[]).expect_code(1).expect_stderr("Missing KERNEL operand").expect_stderr("usage:");
+}
+
+#[test]
+fn unknown_option_shows_usage() {
+    run(&["--frobnicate", "x.hvt"]).expect_code(1).expect_stderr("Invalid option: --frobnicate");
+}
+
+#[test]
+fn missing_file_is_named() {
+    run(&["/nonexistent/k.hvt"])
+        .expect_code(1)
+        .expect_stderr("/nonexistent/k.hvt: Could not read the kernel image: No such file or directory");
+}
+
+#[test]
+fn not_an_elf_is_rejected_first() {
+    let p = craft::temp_file("notelf", "k.hvt", b"#!/bin/sh\necho hello\n");
+    let o = run(&[p.to_str().unwrap()]);
+    o.expect_code(1).expect_stderr("invalid executable");
+}
+
+#[test]
+fn wrong_abi_target_is_rejected() {
+    let notes = Notes { abi_target: 2, ..Notes::default() };
+    let p = craft::temp_file("spt", "k.hvt", &craft::image(asm::HLT, &[], notes));
+    run(&[p.to_str().unwrap()]).expect_code(1).expect_stderr("spt");
+}
+
+#[test]
+fn wrong_abi_version_is_rejected() {
+    let notes = Notes { abi_version: 1, ..Notes::default() };
+    let p = craft::temp_file("abiv1", "k.hvt", &craft::image(asm::HLT, &[], notes));
+    run(&[p.to_str().unwrap()]).expect_code(1).expect_stderr("version");
+}
+
+#[test]
+fn missing_abi_note_is_rejected() {
+    let notes = Notes { with_abi: false, ..Notes::default() };
+    let p = craft::temp_file("noabi", "k.hvt", &craft::image(asm::HLT, &[], notes));
+    run(&[p.to_str().unwrap()]).expect_code(1).expect_stderr("ABI");
+}
+
+#[test]
+fn mem_out_of_range_is_rejected() {
+    let hello = image("hello");
+    let h = hello.to_str().unwrap();
+    run(&["--mem=0", h]).expect_code(1).expect_stderr("Malformed argument to --mem");
+    run(&["--mem=4097", h]).expect_code(1).expect_stderr("at most 4096 MiB");
+    run(&["--mem=1", h]).expect_code(1).expect_stderr("at least 2 MiB");
+    run(&["--mem=lots", h]).expect_code(1).expect_stderr("Malformed argument to --mem: 'lots'");
+}
+
+#[test]
+fn undeclared_device_is_rejected() {
+    let hello = image("hello");
+    run(&["--block:disk=/dev/null", hello.to_str().unwrap()])
+        .expect_code(1)
+        .expect_stderr("Resource not declared in manifest: 'disk'");
+}
+
+#[test]
+fn odd_mem_is_rounded_down_with_a_warning() {
+    if !kvm_available("odd_mem_is_rounded_down_with_a_warning") {
+        return;
+    }
+    let hello = image("hello");
+    run(&["--mem=33", hello.to_str().unwrap()])
+        .expect_code(0)
+        .expect_stderr("rounded down from 33 MiB to 32 MiB")
+        .expect_stdout("SUCCESS");
+}

@@ -1,0 +1,118 @@
+//! Hostile and broken guests (hand-assembled) end in a one-line diagnostic and
+//! exit status 1, never a panic or a hang.
+
+use std::time::Duration;
+use tender_tests::craft::{self, asm, Notes, DATA};
+use tender_tests::{kvm_available, run_with_timeout, tender, Outcome};
+
+fn boot_code(test: &str, code: &[u8], data: &[u8]) -> Outcome {
+    let img = craft::temp_file(test, "guest.hvt", &craft::image(code, data, Notes::default()));
+    run_with_timeout(std::process::Command::new(tender()).arg("--mem=4").arg(&img), Duration::from_secs(20))
+}
+
+fn expect_fatal(o: &Outcome, msg: &str) {
+    o.expect_code(1).expect_stderr(msg);
+    assert!(!o.stderr.contains("panicked"), "tender panicked:\n{o}");
+    assert_eq!(o.stderr.lines().count(), 1, "diagnostic must be one line:\n{o}");
+}
+
+fn le(words: &[u64]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+#[test]
+fn halt_hypercall_passes_the_status_through() {
+    if !kvm_available("halt_hypercall_passes_the_status_through") {
+        return;
+    }
+    let o = boot_code("halt", &asm::hypercall(8, DATA as u32), &le(&[0, 42]));
+    o.expect_code(42);
+}
+
+#[test]
+fn puts_with_pointer_outside_memory_is_fatal() {
+    if !kvm_available("puts_with_pointer_outside_memory_is_fatal") {
+        return;
+    }
+    let o = boot_code("badptr", &asm::hypercall(2, 0xFFFF_FFF0), &[]);
+    expect_fatal(&o, "Hypercall PUTS: bad guest address");
+}
+
+#[test]
+fn puts_with_huge_length_is_fatal() {
+    if !kvm_available("puts_with_huge_length_is_fatal") {
+        return;
+    }
+    let o = boot_code("hugelen", &asm::hypercall(2, DATA as u32), &le(&[0x10_0000, u64::MAX]));
+    expect_fatal(&o, "Hypercall PUTS: bad guest address");
+}
+
+#[test]
+fn unknown_hypercall_number_is_fatal() {
+    if !kvm_available("unknown_hypercall_number_is_fatal") {
+        return;
+    }
+    expect_fatal(&boot_code("nr0", &asm::hypercall(0, DATA as u32), &[]), "Invalid hypercall number 0");
+    expect_fatal(&boot_code("nr9", &asm::hypercall(9, DATA as u32), &[]), "Invalid guest port access");
+}
+
+#[test]
+fn wrong_size_and_direction_are_fatal() {
+    if !kvm_available("wrong_size_and_direction_are_fatal") {
+        return;
+    }
+    let mut out_al = asm::mov_dx_port(2);
+    out_al.extend_from_slice(asm::OUT_DX_AL);
+    expect_fatal(&boot_code("outb", &out_al, &[]), "1-byte OUT to port 0x502");
+    let mut in_eax = asm::mov_dx_port(2);
+    in_eax.extend_from_slice(asm::IN_EAX_DX);
+    expect_fatal(&boot_code("in", &in_eax, &[]), "4-byte IN from port 0x502");
+}
+
+#[test]
+fn triple_fault_is_reported() {
+    if !kvm_available("triple_fault_is_reported") {
+        return;
+    }
+    // No IDT at entry: #UD cannot be delivered, escalating to a triple fault.
+    expect_fatal(&boot_code("ud2", asm::UD2, &[]), "Guest triple fault");
+}
+
+#[test]
+fn hlt_is_reported() {
+    if !kvm_available("hlt_is_reported") {
+        return;
+    }
+    expect_fatal(&boot_code("hlt", asm::HLT, &[]), "Guest halted the CPU (HLT)");
+}
+
+#[test]
+fn write_to_read_only_code_is_a_protection_fault() {
+    if !kvm_available("write_to_read_only_code_is_a_protection_fault") {
+        return;
+    }
+    let mut code = asm::WRITE_OWN_CODE.to_vec();
+    code.extend_from_slice(asm::SPIN);
+    expect_fatal(&boot_code("rowrite", &code, &[]), "Guest memory protection fault");
+}
+
+#[test]
+fn sigterm_stops_a_spinning_guest() {
+    if !kvm_available("sigterm_stops_a_spinning_guest") {
+        return;
+    }
+    let img = craft::temp_file("spin", "guest.hvt", &craft::image(asm::SPIN, &[], Notes::default()));
+    let child = std::process::Command::new(tender())
+        .arg("--mem=4")
+        .arg(&img)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tender");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("wait for tender");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("Exiting on signal 15"), "stderr: {stderr}");
+}

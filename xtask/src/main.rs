@@ -1,0 +1,98 @@
+//! `cargo xtask`: one entry point for setting up, building, running and testing tender.
+//!
+//! - `cargo xtask run hello [ARGS...]`: install what is missing, build, boot an example.
+//! - `cargo xtask build`: tender at `target/release/tender`, guests at
+//!   `target/unikernels/<arch>/<example>.hvt`.
+//! - `cargo xtask test`: every check and test (what CI runs).
+//! - `cargo xtask setup`: only install the Debian packages the guest build needs.
+
+mod guests;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup                 install the Debian packages the guest build needs (idempotent)
+  build                 build tender (target/release/tender) and every example unikernel
+                        (target/unikernels/x86_64/<example>.hvt)
+  run EXAMPLE [ARGS..]  build, then boot examples/EXAMPLE with tender, passing ARGS
+  test                  build, then run lints, unit tests and the KVM integration tests
+";
+
+/// The repository root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the repository").to_path_buf()
+}
+
+/// Runs a command, failing with its description if it does not succeed.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
+}
+
+/// Builds the host tender in release mode.
+fn build_tender(root: &Path) -> Result<PathBuf, String> {
+    println!("xtask: building tender");
+    run(Command::new(env!("CARGO")).current_dir(root).args(["build", "--release", "--locked", "-p", "tender"]))?;
+    Ok(root.join("target/release/tender"))
+}
+
+/// Everything `build` produces.
+fn build_all(root: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    setup::ensure_packages()?;
+    let tender = build_tender(root)?;
+    println!("xtask: building the example unikernels for x86_64");
+    let images = guests::build_guests(root, "x86_64", true)?;
+    Ok((tender, images))
+}
+
+fn run_example(root: &Path, args: &[String]) -> Result<ExitCode, String> {
+    let (name, guest_args) = args.split_first().ok_or("run needs an EXAMPLE name (e.g. hello)")?;
+    if !guests::EXAMPLES.contains(&name.as_str()) {
+        return Err(format!("unknown example '{name}' (examples: {})", guests::EXAMPLES.join(", ")));
+    }
+    let (tender, _) = build_all(root)?;
+    let image = root.join(format!("target/unikernels/x86_64/{name}.hvt"));
+    println!("xtask: {} {} {}", tender.display(), image.display(), guest_args.join(" "));
+    let status = Command::new(&tender)
+        .arg(&image)
+        .args(guest_args)
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", tender.display()))?;
+    Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::ensure_packages().map(|_| ExitCode::SUCCESS),
+        Some("build") => build_all(&root).map(|(t, images)| {
+            println!("xtask: built {}", t.display());
+            for i in images {
+                println!("xtask: built {}", i.display());
+            }
+            ExitCode::SUCCESS
+        }),
+        Some("run") => run_example(&root, &args[1..]),
+        Some("test") => build_all(&root).and_then(|_| test::run_all(&root, &args[1..])),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => Err(format!("unknown command '{other}'\n{USAGE}")),
+        None => Err(format!("missing command\n{USAGE}")),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("xtask: error: {e}");
+        ExitCode::from(1)
+    })
+}

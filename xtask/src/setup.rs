@@ -1,0 +1,40 @@
+//! Installs the Debian packages the build needs (shared/TOOLCHAIN.md §1):
+//! idempotent, and a single `dpkg-query` when everything is already there.
+
+use crate::run;
+use std::process::Command;
+
+/// Debian's Rust with its library source (for -Zbuild-std of the no_std guests),
+/// and iproute2 for the network tests.
+pub const PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "iproute2"];
+
+fn missing() -> Vec<&'static str> {
+    let out = Command::new("dpkg-query").args(["-W", "-f=${Package} ${db:Status-Status}\\n"]).args(PACKAGES).output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !text.lines().any(|l| l == format!("{p} installed")))
+        .collect()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// Installs whatever is missing, or says exactly what to run when not root.
+pub fn ensure_packages() -> Result<(), String> {
+    let missing = missing();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !is_root() {
+        return Err(format!(
+            "missing Debian packages: {list}\n  install them with: sudo apt-get update && sudo apt-get install -y {list}"
+        ));
+    }
+    println!("xtask: installing Debian packages: {list} (about a minute, once)");
+    run(Command::new("apt-get").args(["update", "-q"]))?;
+    run(Command::new("apt-get").args(["install", "-y", "-q", "--no-install-recommends"]).args(&missing))
+}
