@@ -91,11 +91,7 @@ pub fn usage() -> String {
 
 /// Version text (solo5-hvt's format).
 pub fn version() -> String {
-    format!(
-        "tender tender, version {}\nABI version {}\n",
-        env!("CARGO_PKG_VERSION"),
-        abi::ABI_VERSION
-    )
+    format!("tender tender, version {}\nABI version {}\n", env!("CARGO_PKG_VERSION"), abi::ABI_VERSION)
 }
 
 /// Parses the arguments after the program name.
@@ -120,7 +116,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
             _ => {}
         }
         if let Some(v) = arg.strip_prefix("--mem=") {
-            cfg.mem_mib = Some(parse_decimal(v).ok_or(CliError::Malformed { option: "--mem", value: v.into() })?);
+            cfg.mem_mib =
+                Some(parse_decimal(v).ok_or(CliError::Malformed { option: "--mem", value: v.into() })?);
         } else if let Some((name, path)) = device_opt(&arg, "--block:")? {
             if cfg.blocks.iter().any(|b| b.name == name) {
                 return Err(CliError::DuplicateDevice(name));

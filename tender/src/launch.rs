@@ -42,12 +42,14 @@ pub enum LaunchError {
 /// Boots the unikernel and returns its exit status.
 pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let path = cfg.kernel.clone();
-    let file = std::fs::read(&path).map_err(|source| LaunchError::ReadKernel { path: path.clone(), source })?;
+    let file =
+        std::fs::read(&path).map_err(|source| LaunchError::ReadKernel { path: path.clone(), source })?;
     let image_err = |source| LaunchError::Image { path: path.clone(), source };
     elf::check_header(&file).map_err(image_err)?;
     elf::read_abi_note(&file).map_err(image_err)?;
     let mft = elf::read_manifest_note(&file).map_err(image_err)?;
-    let mut manifest = Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
+    let mut manifest =
+        Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
     devices::attach(cfg, &mut manifest)?;
     signal::install().map_err(LaunchError::Signals)?;
 

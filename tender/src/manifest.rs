@@ -31,11 +31,7 @@ pub enum ManifestError {
     #[error("{0} entries (expected 1 to {max})", max = mft::MAX_ENTRIES)]
     Entries(u32),
     #[error("{len} bytes, expected {expected} for {entries} entries")]
-    Size {
-        len: usize,
-        expected: usize,
-        entries: u32,
-    },
+    Size { len: usize, expected: usize, entries: u32 },
     #[error("entry 0 has type {0:#x}, expected RESERVED_FIRST")]
     FirstType(u32),
     #[error("entry 0 has a name, expected none")]
@@ -63,9 +59,7 @@ impl Manifest {
     /// or net device (solo5-hvt would only fail later, as the device cannot be attached), and
     /// the host-private words are cleared.
     pub fn parse(mut bytes: Vec<u8>) -> Result<Manifest, ManifestError> {
-        let header = bytes
-            .get(..mft::HEADER_SIZE)
-            .ok_or(ManifestError::TooShort { len: bytes.len() })?;
+        let header = bytes.get(..mft::HEADER_SIZE).ok_or(ManifestError::TooShort { len: bytes.len() })?;
         let (version, entries) = mft::decode_header(header);
         if version != mft::VERSION {
             return Err(ManifestError::Version(version));
@@ -76,11 +70,7 @@ impl Manifest {
         let count = entries as usize; // ≤ 64
         let expected = mft::HEADER_SIZE + count * mft::ENTRY_SIZE;
         if bytes.len() != expected {
-            return Err(ManifestError::Size {
-                len: bytes.len(),
-                expected,
-                entries,
-            });
+            return Err(ManifestError::Size { len: bytes.len(), expected, entries });
         }
         // The size is exact, so every entry range below is inside `bytes`.
         let first = mft::EntryInfo::decode(&bytes[mft::entry_range(0)]);
@@ -110,11 +100,7 @@ impl Manifest {
                 ty => return Err(ManifestError::UnknownType { index, ty }),
             };
             let name = String::from_utf8_lossy(info.name_bytes()).into_owned();
-            decls.push(DeviceDecl {
-                handle: index,
-                name,
-                kind,
-            });
+            decls.push(DeviceDecl { handle: index, name, kind });
         }
         Ok(Manifest { bytes, decls })
     }
@@ -146,11 +132,7 @@ impl Manifest {
 
     /// Declared devices that no option attached, in manifest order.
     pub fn unattached(&self) -> Vec<DeviceDecl> {
-        self.decls
-            .iter()
-            .filter(|d| !self.is_attached(d.handle))
-            .cloned()
-            .collect()
+        self.decls.iter().filter(|d| !self.is_attached(d.handle)).cloned().collect()
     }
 
     /// The `struct mft` image for the guest, with attachments filled in.
@@ -164,10 +146,7 @@ impl Manifest {
     }
 
     fn entry_mut(&mut self, handle: usize, kind: DeviceKind) -> Option<&mut [u8]> {
-        let declared = self
-            .decls
-            .iter()
-            .any(|d| d.handle == handle && d.kind == kind);
+        let declared = self.decls.iter().any(|d| d.handle == handle && d.kind == kind);
         debug_assert!(declared, "no {kind:?} device with handle {handle}");
         if !declared {
             return None;
@@ -183,10 +162,7 @@ mod tests {
     use abi::bytes::{get_u16, get_u64, put_u32};
 
     fn two_devices() -> Vec<u8> {
-        mft_bytes(&[
-            ("storage", mft::TYPE_BLOCK_BASIC),
-            ("service", mft::TYPE_NET_BASIC),
-        ])
+        mft_bytes(&[("storage", mft::TYPE_BLOCK_BASIC), ("service", mft::TYPE_NET_BASIC)])
     }
 
     fn err(bytes: Vec<u8>) -> String {
@@ -200,24 +176,13 @@ mod tests {
     #[test]
     fn two_device_manifest_is_found_by_name() {
         let m = Manifest::parse(two_devices()).unwrap();
-        let storage = DeviceDecl {
-            handle: 1,
-            name: "storage".into(),
-            kind: DeviceKind::Block,
-        };
-        let service = DeviceDecl {
-            handle: 2,
-            name: "service".into(),
-            kind: DeviceKind::Net,
-        };
+        let storage = DeviceDecl { handle: 1, name: "storage".into(), kind: DeviceKind::Block };
+        let service = DeviceDecl { handle: 2, name: "service".into(), kind: DeviceKind::Net };
         assert_eq!(m.find("storage"), Some(storage.clone()));
         assert_eq!(m.find("service"), Some(service.clone()));
         assert_eq!(m.find("stor"), None);
         assert_eq!(m.find(""), None);
-        assert_eq!(
-            m.entries().collect::<Vec<_>>(),
-            vec![storage.clone(), service.clone()]
-        );
+        assert_eq!(m.entries().collect::<Vec<_>>(), vec![storage.clone(), service.clone()]);
         assert_eq!(m.unattached(), vec![storage, service]);
         assert_eq!(m.as_bytes(), &two_devices()[..]);
     }
@@ -234,10 +199,7 @@ mod tests {
     fn attaching_fills_in_the_entry() {
         let mut m = Manifest::parse(two_devices()).unwrap();
         m.attach_block(1, 1 << 20, 512);
-        assert_eq!(
-            m.unattached().iter().map(|d| d.handle).collect::<Vec<_>>(),
-            vec![2]
-        );
+        assert_eq!(m.unattached().iter().map(|d| d.handle).collect::<Vec<_>>(), vec![2]);
         m.attach_net(2, [2, 0, 0, 0, 0, 1], 1500);
         assert!(m.unattached().is_empty());
         let b = m.as_bytes();
@@ -246,10 +208,7 @@ mod tests {
         assert_eq!(get_u64(b, e1 + off::BLOCK_CAPACITY), 1 << 20);
         assert_eq!(get_u16(b, e1 + off::BLOCK_SIZE), 512);
         assert_eq!(b[e2 + off::ATTACHED], 1);
-        assert_eq!(
-            &b[e2 + off::NET_MAC..e2 + off::NET_MAC + 6],
-            &[2, 0, 0, 0, 0, 1]
-        );
+        assert_eq!(&b[e2 + off::NET_MAC..e2 + off::NET_MAC + 6], &[2, 0, 0, 0, 0, 1]);
         assert_eq!(get_u16(b, e2 + off::NET_MTU), 1500);
         assert_eq!(b[entry_at(0) + off::ATTACHED], 0);
     }
@@ -287,18 +246,9 @@ mod tests {
     #[test]
     fn sixty_five_entries() {
         let names: Vec<String> = (1..65).map(|i| format!("d{i}")).collect();
-        let devices: Vec<(&str, u32)> = names
-            .iter()
-            .map(|n| (n.as_str(), mft::TYPE_NET_BASIC))
-            .collect();
+        let devices: Vec<(&str, u32)> = names.iter().map(|n| (n.as_str(), mft::TYPE_NET_BASIC)).collect();
         assert_eq!(err(mft_bytes(&devices)), "65 entries (expected 1 to 64)");
-        assert_eq!(
-            Manifest::parse(mft_bytes(&devices[..63]))
-                .unwrap()
-                .entries()
-                .count(),
-            63
-        );
+        assert_eq!(Manifest::parse(mft_bytes(&devices[..63])).unwrap().entries().count(), 63);
     }
 
     #[test]

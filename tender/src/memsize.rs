@@ -25,7 +25,10 @@ pub fn guest_mem_size(mem_mib: Option<u64>) -> Result<(u64, Option<String>), Mem
         return Err(MemSizeError::TooSmall(mib));
     }
     let warning = (rounded != bytes).then(|| {
-        format!("warning: guest memory rounded down from {mib} MiB to {} MiB (a multiple of 2 MiB)", rounded >> 20)
+        format!(
+            "warning: guest memory rounded down from {mib} MiB to {} MiB (a multiple of 2 MiB)",
+            rounded >> 20
+        )
     });
     Ok((rounded, warning))
 }

@@ -21,18 +21,27 @@ pub struct Notes {
 
 impl Default for Notes {
     fn default() -> Self {
-        Notes { abi_target: note::TARGET_HVT, abi_version: abi::ABI_VERSION, with_abi: true, with_manifest: true }
+        Notes {
+            abi_target: note::TARGET_HVT,
+            abi_version: abi::ABI_VERSION,
+            with_abi: true,
+            with_manifest: true,
+        }
     }
 }
 
-fn phdr(b: &mut [u8], at: usize, ty: u32, flags: u32, off: u64, vaddr: u64, size: u64, align: u64) {
+/// One program header: type, flags, file offset, vaddr, size (file = memory), align.
+struct Phdr(u32, u32, usize, u64, usize, u64);
+
+fn put_phdr(b: &mut [u8], at: usize, p: Phdr) {
+    let Phdr(ty, flags, off, vaddr, size, align) = p;
     put_u32(b, at, ty);
     put_u32(b, at + 4, flags);
-    put_u64(b, at + 8, off);
+    put_u64(b, at + 8, off as u64);
     put_u64(b, at + 16, vaddr);
     put_u64(b, at + 24, vaddr);
-    put_u64(b, at + 32, size);
-    put_u64(b, at + 40, size);
+    put_u64(b, at + 32, size as u64);
+    put_u64(b, at + 40, size as u64);
     put_u64(b, at + 48, align);
 }
 
@@ -59,16 +68,16 @@ pub fn image(code: &[u8], data: &[u8], notes: Notes) -> Vec<u8> {
     let (abi_at, mft_at) = (0x100usize, 0x128usize);
     let mft_desc = 4 + manifest::HEADER_SIZE + manifest::ENTRY_SIZE;
     let mut phnum = 0;
-    let mut add = |b: &mut Vec<u8>, ty, flags, off: usize, vaddr, size: usize, align| {
-        phdr(b, 64 + 56 * phnum, ty, flags, off as u64, vaddr, size as u64, align);
+    let mut add = |b: &mut Vec<u8>, p: Phdr| {
+        put_phdr(b, 64 + 56 * phnum, p);
         phnum += 1;
     };
-    add(&mut b, 1, 5, SEG_OFFSET, LOAD, SEG_SIZE, 0x1000); // PT_LOAD R+X
+    add(&mut b, Phdr(1, 5, SEG_OFFSET, LOAD, SEG_SIZE, 0x1000)); // PT_LOAD R+X
     if notes.with_abi {
         note_header(&mut b, abi_at, 16, note::TYPE_ABI);
         put_u32(&mut b, abi_at + 20, notes.abi_target);
         put_u32(&mut b, abi_at + 24, notes.abi_version);
-        add(&mut b, 4, 4, abi_at, 0, 36, 4); // PT_NOTE
+        add(&mut b, Phdr(4, 4, abi_at, 0, 36, 4)); // PT_NOTE
     }
     if notes.with_manifest {
         note_header(&mut b, mft_at, mft_desc as u32, note::TYPE_MANIFEST);
@@ -76,7 +85,7 @@ pub fn image(code: &[u8], data: &[u8], notes: Notes) -> Vec<u8> {
         put_u32(&mut b, m, manifest::VERSION);
         put_u32(&mut b, m + 4, 1);
         put_u32(&mut b, m + 8 + manifest::off::TYPE, manifest::TYPE_RESERVED_FIRST);
-        add(&mut b, 4, 4, mft_at, 0, 20 + mft_desc, 8);
+        add(&mut b, Phdr(4, 4, mft_at, 0, 20 + mft_desc, 8));
     }
     put_u16(&mut b, 56, phnum as u16);
     b[SEG_OFFSET..SEG_OFFSET + code.len()].copy_from_slice(code);

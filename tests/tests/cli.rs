@@ -13,7 +13,9 @@ fn run(args: &[&str]) -> tender_tests::Outcome {
 #[test]
 fn help_goes_to_stdout_and_succeeds() {
     let o = run(&["--help"]);
-    o.expect_code(0).expect_stdout("usage: tender [OPTIONS] [--] KERNEL [ARGS...]").expect_stdout("--mem=MiB");
+    o.expect_code(0)
+        .expect_stdout("usage: tender [OPTIONS] [--] KERNEL [ARGS...]")
+        .expect_stdout("--mem=MiB");
 }
 
 #[test]

@@ -9,7 +9,11 @@ fn hello_greets_and_prints_its_arguments() {
         return;
     }
     let o = boot("hello", &["one", "two"]);
-    o.expect_code(0).expect_stdout("Hello, world!").expect_stdout("one").expect_stdout("two").expect_stdout("SUCCESS");
+    o.expect_code(0)
+        .expect_stdout("Hello, world!")
+        .expect_stdout("one")
+        .expect_stdout("two")
+        .expect_stdout("SUCCESS");
 }
 
 #[test]

@@ -8,10 +8,7 @@ const SVM: (u32, u32) = (0x8000_0001, 1 << 2);
 
 /// Returns `ecx` for `function` with VMX/SVM cleared.
 pub fn mask_ecx(function: u32, ecx: u32) -> u32 {
-    [VMX, SVM]
-        .iter()
-        .filter(|(leaf, _)| *leaf == function)
-        .fold(ecx, |ecx, (_, bit)| ecx & !bit)
+    [VMX, SVM].iter().filter(|(leaf, _)| *leaf == function).fold(ecx, |ecx, (_, bit)| ecx & !bit)
 }
 
 #[cfg(test)]
@@ -20,8 +17,8 @@ mod tests {
 
     #[test]
     fn clears_only_virtualization_bits() {
-        assert_eq!(mask_ecx(1, u32::MAX), u32::MAX & !(1 << 5));
-        assert_eq!(mask_ecx(0x8000_0001, u32::MAX), u32::MAX & !(1 << 2));
+        assert_eq!(mask_ecx(1, u32::MAX), !(1u32 << 5));
+        assert_eq!(mask_ecx(0x8000_0001, u32::MAX), !(1u32 << 2));
         assert_eq!(mask_ecx(7, u32::MAX), u32::MAX);
     }
 }

@@ -49,16 +49,8 @@ pub const DATA: Segment = Segment { selector: DATA_SELECTOR, type_: 3, l: 0, db:
 /// TR: busy 64-bit TSS, selector 0.
 pub const TSS: Segment = Segment { selector: 0, type_: 11, s: 0, ..FLAT };
 /// LDT: unusable.
-pub const LDT: Segment = Segment {
-    selector: 0,
-    type_: 0,
-    present: 0,
-    s: 0,
-    g: 0,
-    limit: 0,
-    unusable: 1,
-    ..FLAT
-};
+pub const LDT: Segment =
+    Segment { selector: 0, type_: 0, present: 0, s: 0, g: 0, limit: 0, unusable: 1, ..FLAT };
 
 /// `(base, limit)` of the GDTR.
 pub const GDTR: (u64, u16) = (GDT, LIMIT);
