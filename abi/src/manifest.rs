@@ -138,7 +138,8 @@ pub struct ManifestNote<const N: usize> {
     pub e: [Entry; N],
 }
 
-const _: () = assert!(offset_of!(ManifestNote<1>, version) == note::desc_offset(note::MANIFEST_ALIGN) as usize);
+const _: () =
+    assert!(offset_of!(ManifestNote<1>, version) == note::desc_offset(note::MANIFEST_ALIGN) as usize);
 const _: () = assert!(size_of::<ManifestNote<64>>() as u64 == note::HEADER_SIZE + note::MANIFEST_MAX);
 
 impl<const N: usize> ManifestNote<N> {

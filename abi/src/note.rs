@@ -73,12 +73,7 @@ impl AbiNote {
         descsz: ABI_DESC_SIZE as u32,
         ntype: TYPE_ABI,
         name: NAME_PADDED,
-        desc: AbiDesc {
-            abi_target: TARGET_HVT,
-            abi_version: crate::ABI_VERSION,
-            reserved0: 0,
-            reserved1: 0,
-        },
+        desc: AbiDesc { abi_target: TARGET_HVT, abi_version: crate::ABI_VERSION, reserved0: 0, reserved1: 0 },
     };
 }
 

@@ -13,8 +13,7 @@ mod tests;
 
 use abi::layout::MIN_LOAD_ADDR;
 use goblin::elf::header::{
-    EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_EXEC, EV_CURRENT,
-    SELFMAG,
+    EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_EXEC, EV_CURRENT, SELFMAG,
 };
 use goblin::elf64::header::SIZEOF_EHDR;
 use goblin::elf64::program_header::SIZEOF_PHDR;
@@ -94,23 +93,12 @@ pub enum ElfError {
         "invalid executable: phdr[{index}]: Solo5 {kind} note has n_descsz {descsz}, \
          expected {min} to {max}"
     )]
-    NoteDescSize {
-        index: usize,
-        kind: NoteKind,
-        descsz: u32,
-        min: u64,
-        max: u64,
-    },
+    NoteDescSize { index: usize, kind: NoteKind, descsz: u32, min: u64, max: u64 },
     #[error(
         "invalid executable: phdr[{index}]: Solo5 {kind} note (n_descsz {descsz}) \
          does not fit in p_filesz {filesz}"
     )]
-    NoteTruncated {
-        index: usize,
-        kind: NoteKind,
-        descsz: u32,
-        filesz: u64,
-    },
+    NoteTruncated { index: usize, kind: NoteKind, descsz: u32, filesz: u64 },
     #[error("invalid executable: no Solo5 {0} note (not a Solo5 unikernel?)")]
     NoteMissing(NoteKind),
     #[error("invalid executable: built for {}, not hvt", target_desc(*target))]
@@ -138,34 +126,19 @@ pub enum ElfError {
          ({vaddr:#x} < {prev:#x})"
     )]
     NotAscending { index: usize, vaddr: u64, prev: u64 },
-    #[error(
-        "invalid executable: phdr[{index}].p_memsz {memsz:#x} is smaller than p_filesz {filesz:#x}"
-    )]
-    MemszBelowFilesz {
-        index: usize,
-        memsz: u64,
-        filesz: u64,
-    },
+    #[error("invalid executable: phdr[{index}].p_memsz {memsz:#x} is smaller than p_filesz {filesz:#x}")]
+    MemszBelowFilesz { index: usize, memsz: u64, filesz: u64 },
     #[error("invalid executable: phdr[{index}].p_align {align:#x} is not a power of two")]
     Align { index: usize, align: u64 },
     #[error("invalid executable: phdr[{index}].p_vaddr {vaddr:#x} + p_memsz {memsz:#x} overflows")]
-    Overflow {
-        index: usize,
-        vaddr: u64,
-        memsz: u64,
-    },
+    Overflow { index: usize, vaddr: u64, memsz: u64 },
     #[error("invalid executable: phdr[{index}] requests WRITE and EXEC permissions")]
     WriteExec { index: usize },
     #[error(
         "invalid executable: phdr[{index}] is not 4 KiB-aligned \
          ({start:#x}..{end:#x} with p_align {align:#x})"
     )]
-    NotPageAligned {
-        index: usize,
-        start: u64,
-        end: u64,
-        align: u64,
-    },
+    NotPageAligned { index: usize, start: u64, end: u64, align: u64 },
     #[error(
         "invalid executable: phdr[{index}] starts at {start:#x} once aligned to p_align, \
          below {min:#x}",
@@ -176,28 +149,14 @@ pub enum ElfError {
         "invalid executable: phdr[{index}] overlaps the previous segment \
          ({start:#x} < {prev_end:#x})"
     )]
-    Overlap {
-        index: usize,
-        start: u64,
-        prev_end: u64,
-    },
-    #[error(
-        "invalid executable: phdr[{index}] ends at {end:#x}, beyond guest memory ({mem_size:#x})"
-    )]
-    BeyondMemory {
-        index: usize,
-        end: u64,
-        mem_size: u64,
-    },
+    Overlap { index: usize, start: u64, prev_end: u64 },
+    #[error("invalid executable: phdr[{index}] ends at {end:#x}, beyond guest memory ({mem_size:#x})")]
+    BeyondMemory { index: usize, end: u64, mem_size: u64 },
     #[error(
         "invalid executable: phdr[{index}] file data ({filesz:#x} bytes at {offset:#x}) \
          extends past the end of the file"
     )]
-    SegmentOutsideFile {
-        index: usize,
-        offset: u64,
-        filesz: u64,
-    },
+    SegmentOutsideFile { index: usize, offset: u64, filesz: u64 },
     #[error("invalid executable: no PT_LOAD segment with file data")]
     NoLoad,
 }
@@ -255,9 +214,7 @@ pub(crate) fn parse(file: &[u8]) -> Result<Parsed, ElfError> {
     if file.get(..SELFMAG) != Some(&ELFMAG[..]) {
         return Err(ElfError::NotElf);
     }
-    let h = file
-        .get(..SIZEOF_EHDR)
-        .ok_or(ElfError::TruncatedHeader { len: file.len() })?;
+    let h = file.get(..SIZEOF_EHDR).ok_or(ElfError::TruncatedHeader { len: file.len() })?;
     // `h` is exactly SIZEOF_EHDR bytes, so the reads below cannot fail; `unwrap_or` only
     // keeps this panic-free without an `unwrap`.
     let class = h.get(EI_CLASS).copied().unwrap_or(0);
@@ -278,10 +235,7 @@ pub(crate) fn parse(file: &[u8]) -> Result<Parsed, ElfError> {
     }
     let machine = u16_at(h, 18).unwrap_or(0);
     if machine != host_machine() {
-        return Err(ElfError::Machine {
-            found: machine,
-            expected: host_machine(),
-        });
+        return Err(ElfError::Machine { found: machine, expected: host_machine() });
     }
     let ehsize = u16_at(h, 52).unwrap_or(0);
     if usize::from(ehsize) != SIZEOF_EHDR {

@@ -63,21 +63,12 @@ impl std::fmt::Display for NoteKind {
 pub fn read_abi_note(file: &[u8]) -> Result<AbiDesc, ElfError> {
     let desc = find_note(file, NoteKind::Abi)?;
     let word = |i: usize| u32_at(desc, 4 * i).unwrap_or(0);
-    let abi = AbiDesc {
-        abi_target: word(0),
-        abi_version: word(1),
-        reserved0: word(2),
-        reserved1: word(3),
-    };
+    let abi = AbiDesc { abi_target: word(0), abi_version: word(1), reserved0: word(2), reserved1: word(3) };
     if abi.abi_target != note::TARGET_HVT {
-        return Err(ElfError::Target {
-            target: abi.abi_target,
-        });
+        return Err(ElfError::Target { target: abi.abi_target });
     }
     if abi.abi_version != abi::ABI_VERSION {
-        return Err(ElfError::AbiVersion {
-            version: abi.abi_version,
-        });
+        return Err(ElfError::AbiVersion { version: abi.abi_version });
     }
     Ok(abi)
 }
@@ -94,10 +85,7 @@ fn find_note(file: &[u8], kind: NoteKind) -> Result<&[u8], ElfError> {
     for ph in parsed.phdrs.iter().filter(|ph| ph.p_type == PT_NOTE) {
         let index = ph.index;
         if ph.p_filesz < note::NHDR_SIZE {
-            return Err(ElfError::NoteTooSmall {
-                index,
-                filesz: ph.p_filesz,
-            });
+            return Err(ElfError::NoteTooSmall { index, filesz: ph.p_filesz });
         }
         if ph.p_filesz < note::HEADER_SIZE {
             continue;
@@ -118,29 +106,16 @@ fn find_note(file: &[u8], kind: NoteKind) -> Result<&[u8], ElfError> {
         }
         let (min, max) = (kind.min_descsz(), kind.max_descsz());
         if !(min..=max).contains(&u64::from(descsz)) {
-            return Err(ElfError::NoteDescSize {
-                index,
-                kind,
-                descsz,
-                min,
-                max,
-            });
+            return Err(ElfError::NoteDescSize { index, kind, descsz, min, max });
         }
         // descsz ≤ max, so these sums cannot overflow.
         let end = note::HEADER_SIZE + u64::from(descsz);
         if ph.p_filesz < end {
-            return Err(ElfError::NoteTruncated {
-                index,
-                kind,
-                descsz,
-                filesz: ph.p_filesz,
-            });
+            return Err(ElfError::NoteTruncated { index, kind, descsz, filesz: ph.p_filesz });
         }
         let start = note::desc_offset(kind.align());
-        let desc = usize::try_from(start)
-            .ok()
-            .zip(usize::try_from(end).ok())
-            .and_then(|(s, e)| seg.get(s..e));
+        let desc =
+            usize::try_from(start).ok().zip(usize::try_from(end).ok()).and_then(|(s, e)| seg.get(s..e));
         return desc.ok_or(ElfError::NoteOutsideFile { index });
     }
     Err(ElfError::NoteMissing(kind))

@@ -14,33 +14,16 @@ pub fn plan_load(file: &[u8], mem_size: u64) -> Result<Image, ElfError> {
         return Err(ElfError::Entry { entry, mem_size });
     }
     let mut segments: Vec<Segment> = Vec::new();
-    for ph in parsed
-        .phdrs
-        .iter()
-        .filter(|ph| ph.p_type == PT_LOAD && ph.p_filesz != 0)
-    {
+    for ph in parsed.phdrs.iter().filter(|ph| ph.p_type == PT_LOAD && ph.p_filesz != 0) {
         let segment = check_segment(ph, segments.last(), file, mem_size)?;
         segments.push(segment);
     }
-    let kernel_end = segments
-        .iter()
-        .map(|s| s.prot_end)
-        .max()
-        .ok_or(ElfError::NoLoad)?;
-    Ok(Image {
-        entry,
-        kernel_end,
-        segments,
-    })
+    let kernel_end = segments.iter().map(|s| s.prot_end).max().ok_or(ElfError::NoLoad)?;
+    Ok(Image { entry, kernel_end, segments })
 }
 
 /// Applies the per-segment rules, in order, to one loaded `PT_LOAD`.
-fn check_segment(
-    ph: &Phdr,
-    prev: Option<&Segment>,
-    file: &[u8],
-    mem_size: u64,
-) -> Result<Segment, ElfError> {
+fn check_segment(ph: &Phdr, prev: Option<&Segment>, file: &[u8], mem_size: u64) -> Result<Segment, ElfError> {
     let index = ph.index;
     let (vaddr, filesz, memsz, align) = (ph.p_vaddr, ph.p_filesz, ph.p_memsz, ph.p_align);
     if vaddr < MIN_LOAD_ADDR {
@@ -48,19 +31,11 @@ fn check_segment(
     }
     if let Some(prev) = prev {
         if vaddr < prev.vaddr {
-            return Err(ElfError::NotAscending {
-                index,
-                vaddr,
-                prev: prev.vaddr,
-            });
+            return Err(ElfError::NotAscending { index, vaddr, prev: prev.vaddr });
         }
     }
     if memsz < filesz {
-        return Err(ElfError::MemszBelowFilesz {
-            index,
-            memsz,
-            filesz,
-        });
+        return Err(ElfError::MemszBelowFilesz { index, memsz, filesz });
     }
     if !align.is_power_of_two() {
         return Err(ElfError::Align { index, align });
@@ -75,19 +50,10 @@ fn check_segment(
         .checked_add(memsz)
         .and_then(|end| end.checked_add(mask))
         .map(|end| end & !mask)
-        .ok_or(ElfError::Overflow {
-            index,
-            vaddr,
-            memsz,
-        })?;
+        .ok_or(ElfError::Overflow { index, vaddr, memsz })?;
     let start = vaddr & !mask;
     if start % PAGE_SIZE != 0 || end % PAGE_SIZE != 0 {
-        return Err(ElfError::NotPageAligned {
-            index,
-            start,
-            end,
-            align,
-        });
+        return Err(ElfError::NotPageAligned { index, start, end, align });
     }
     // (ours) With a p_align above 1 MiB the aligned start could fall below the image area and
     // the host would write-protect boot info; solo5-hvt would fail later on such an image.
@@ -96,33 +62,17 @@ fn check_segment(
     }
     if let Some(prev) = prev {
         if start < prev.prot_end {
-            return Err(ElfError::Overlap {
-                index,
-                start,
-                prev_end: prev.prot_end,
-            });
+            return Err(ElfError::Overlap { index, start, prev_end: prev.prot_end });
         }
     }
     // `vaddr + filesz ≤ vaddr + memsz ≤ end`, so this also keeps the file data in guest memory.
     if end > mem_size {
-        return Err(ElfError::BeyondMemory {
-            index,
-            end,
-            mem_size,
-        });
+        return Err(ElfError::BeyondMemory { index, end, mem_size });
     }
     let file_range = file_range(file, ph.p_offset, filesz).ok_or(ElfError::SegmentOutsideFile {
         index,
         offset: ph.p_offset,
         filesz,
     })?;
-    Ok(Segment {
-        vaddr,
-        file_range,
-        memsz,
-        prot_start: start,
-        prot_end: end,
-        writable,
-        executable,
-    })
+    Ok(Segment { vaddr, file_range, memsz, prot_start: start, prot_end: end, writable, executable })
 }

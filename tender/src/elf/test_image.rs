@@ -38,15 +38,7 @@ pub fn load(flags: u32, vaddr: u64, len: usize, memsz: u64) -> Ph {
 
 /// A PT_NOTE holding `bytes`.
 pub fn note_ph(bytes: Vec<u8>) -> Ph {
-    Ph {
-        p_type: PT_NOTE,
-        flags: PF_R,
-        vaddr: 0,
-        memsz: 0,
-        align: 4,
-        ..load(0, 0, 0, 0)
-    }
-    .with_data(bytes)
+    Ph { p_type: PT_NOTE, flags: PF_R, vaddr: 0, memsz: 0, align: 4, ..load(0, 0, 0, 0) }.with_data(bytes)
 }
 
 impl Ph {
@@ -129,14 +121,7 @@ impl ElfBuilder {
 }
 
 /// A note: header with the given fields, name padded to 8, then `desc` at `desc_offset(align)`.
-pub fn note_bytes(
-    namesz: u32,
-    name: &[u8],
-    n_type: u32,
-    descsz: u32,
-    align: u64,
-    desc: &[u8],
-) -> Vec<u8> {
+pub fn note_bytes(namesz: u32, name: &[u8], n_type: u32, descsz: u32, align: u64, desc: &[u8]) -> Vec<u8> {
     let mut b = vec![0u8; 20];
     put32(&mut b, 0, namesz);
     put32(&mut b, 4, descsz);
@@ -158,14 +143,7 @@ pub fn abi_note(target: u32, version: u32) -> Vec<u8> {
 /// The manifest note around `mft` bytes (`n_descsz` counts the 4 pad bytes, as Solo5 does).
 pub fn manifest_note(mft: &[u8]) -> Vec<u8> {
     let descsz = mft.len() as u32 + 4;
-    note_bytes(
-        6,
-        note::NAME,
-        note::TYPE_MANIFEST,
-        descsz,
-        note::MANIFEST_ALIGN,
-        mft,
-    )
+    note_bytes(6, note::NAME, note::TYPE_MANIFEST, descsz, note::MANIFEST_ALIGN, mft)
 }
 
 /// `struct mft` bytes: the RESERVED_FIRST entry, then one entry per `(name, type)`.
@@ -173,11 +151,7 @@ pub fn mft(devices: &[(&str, u32)]) -> Vec<u8> {
     let n = devices.len() + 1;
     let mut b = vec![0u8; mft::HEADER_SIZE + n * mft::ENTRY_SIZE];
     mft::encode_header(&mut b, mft::VERSION, n as u32);
-    put32(
-        &mut b,
-        mft::entry_range(0).start + mft::off::TYPE,
-        mft::TYPE_RESERVED_FIRST,
-    );
+    put32(&mut b, mft::entry_range(0).start + mft::off::TYPE, mft::TYPE_RESERVED_FIRST);
     for (i, (name, ty)) in devices.iter().enumerate() {
         let e = mft::entry_range(i + 1).start;
         b[e..e + name.len()].copy_from_slice(name.as_bytes());
@@ -197,10 +171,7 @@ pub const BSS: usize = 5;
 /// A Solo5-like image: ABI and manifest notes, an empty TLS PT_LOAD at 0, text (R+X) at
 /// 0x100000, data (R+W, with some .bss) at 0x101000, and a file-less .bss PT_LOAD at 0x102000.
 pub fn good_image() -> ElfBuilder {
-    let devices = [
-        ("storage", mft::TYPE_BLOCK_BASIC),
-        ("service", mft::TYPE_NET_BASIC),
-    ];
+    let devices = [("storage", mft::TYPE_BLOCK_BASIC), ("service", mft::TYPE_NET_BASIC)];
     let mut b = ElfBuilder::new();
     b.phdrs = vec![
         note_ph(abi_note(note::TARGET_HVT, abi::ABI_VERSION)),

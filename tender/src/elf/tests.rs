@@ -40,10 +40,7 @@ fn good_header_is_accepted() {
 fn text_file_is_not_an_elf() {
     let text = b"#!/bin/sh\necho this is not a unikernel\n".repeat(4);
     for f in [&text[..], b"", b"\x7fEL"] {
-        assert_eq!(
-            check_header(f).unwrap_err().to_string(),
-            "invalid executable: not an ELF file"
-        );
+        assert_eq!(check_header(f).unwrap_err().to_string(), "invalid executable: not an ELF file");
         assert_eq!(read_abi_note(f).unwrap_err(), ElfError::NotElf);
         assert_eq!(read_manifest_note(f).unwrap_err(), ElfError::NotElf);
         assert_eq!(plan_load(f, MEM).unwrap_err(), ElfError::NotElf);
@@ -63,57 +60,39 @@ fn truncated_header() {
 fn wrong_class() {
     let mut b = good_image();
     b.class = 1;
-    assert_eq!(
-        header_err(&b),
-        "invalid executable: not a 64-bit ELF file (EI_CLASS 1)"
-    );
+    assert_eq!(header_err(&b), "invalid executable: not a 64-bit ELF file (EI_CLASS 1)");
 }
 
 #[test]
 fn wrong_endianness() {
     let mut b = good_image();
     b.data = 2;
-    assert_eq!(
-        header_err(&b),
-        "invalid executable: not a little-endian ELF file (EI_DATA 2)"
-    );
+    assert_eq!(header_err(&b), "invalid executable: not a little-endian ELF file (EI_DATA 2)");
 }
 
 #[test]
 fn wrong_elf_version() {
     let mut b = good_image();
     b.version = 0;
-    assert_eq!(
-        header_err(&b),
-        "invalid executable: unsupported ELF version 0"
-    );
+    assert_eq!(header_err(&b), "invalid executable: unsupported ELF version 0");
 }
 
 #[test]
 fn not_et_exec() {
     let mut b = good_image();
     b.e_type = 3; // ET_DYN: a PIE
-    assert_eq!(
-        header_err(&b),
-        "invalid executable: not a static executable (e_type 3, expected ET_EXEC)"
-    );
+    assert_eq!(header_err(&b), "invalid executable: not a static executable (e_type 3, expected ET_EXEC)");
 }
 
 #[test]
 fn wrong_machine() {
-    let (other, host) = if host_machine() == 62 {
-        (183, "x86_64 (62)")
-    } else {
-        (62, "aarch64 (183)")
-    };
+    let (other, host) = if host_machine() == 62 { (183, "x86_64 (62)") } else { (62, "aarch64 (183)") };
     let other_name = if other == 62 { "x86_64" } else { "aarch64" };
     let mut b = good_image();
     b.machine = other;
     assert_eq!(
         header_err(&b),
-        format!(
-            "invalid executable: built for {other_name} (e_machine {other}), this host is {host}"
-        )
+        format!("invalid executable: built for {other_name} (e_machine {other}), this host is {host}")
     );
     b.machine = 3; // EM_386
     assert_eq!(
@@ -126,16 +105,10 @@ fn wrong_machine() {
 fn wrong_header_sizes() {
     let mut b = good_image();
     b.ehsize = 52;
-    assert_eq!(
-        header_err(&b),
-        "invalid executable: e_ehsize is 52, expected 64"
-    );
+    assert_eq!(header_err(&b), "invalid executable: e_ehsize is 52, expected 64");
     let mut b = good_image();
     b.phentsize = 32;
-    assert_eq!(
-        header_err(&b),
-        "invalid executable: e_phentsize is 32, expected 56"
-    );
+    assert_eq!(header_err(&b), "invalid executable: e_phentsize is 32, expected 56");
 }
 
 #[test]
@@ -167,40 +140,23 @@ fn program_header_table_outside_file() {
 #[test]
 fn abi_note_is_read() {
     let abi = read_abi_note(&good_image().build()).unwrap();
-    assert_eq!(
-        abi,
-        AbiDesc {
-            abi_target: TARGET_HVT,
-            abi_version: 2,
-            reserved0: 0,
-            reserved1: 0
-        }
-    );
+    assert_eq!(abi, AbiDesc { abi_target: TARGET_HVT, abi_version: 2, reserved0: 0, reserved1: 0 });
 }
 
 #[test]
 fn abi_note_missing() {
     let mut b = good_image();
     b.phdrs.remove(ABI);
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: no Solo5 ABI note (not a Solo5 unikernel?)"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: no Solo5 ABI note (not a Solo5 unikernel?)");
 }
 
 #[test]
 fn abi_note_wrong_target() {
     let mut b = good_image();
     b.phdrs[ABI] = note_ph(abi_note(2, 2));
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: built for the spt target, not hvt"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: built for the spt target, not hvt");
     b.phdrs[ABI] = note_ph(abi_note(9, 2));
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: built for unknown Solo5 target 9, not hvt"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: built for unknown Solo5 target 9, not hvt");
 }
 
 #[test]
@@ -223,25 +179,16 @@ fn abi_note_with_descsz(descsz: u32, desc_len: usize) -> Vec<u8> {
 fn abi_note_descsz_below_16() {
     let mut b = good_image();
     b.phdrs[ABI] = note_ph(abi_note_with_descsz(8, 8));
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: phdr[0]: Solo5 ABI note has n_descsz 8, expected 16 to 32"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: phdr[0]: Solo5 ABI note has n_descsz 8, expected 16 to 32");
     b.phdrs[ABI] = note_ph(abi_note_with_descsz(0, 0));
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: phdr[0]: Solo5 ABI note has n_descsz 0, expected 16 to 32"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: phdr[0]: Solo5 ABI note has n_descsz 0, expected 16 to 32");
 }
 
 #[test]
 fn abi_note_descsz_too_large() {
     let mut b = good_image();
     b.phdrs[ABI] = note_ph(abi_note_with_descsz(36, 36));
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: phdr[0]: Solo5 ABI note has n_descsz 36, expected 16 to 32"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: phdr[0]: Solo5 ABI note has n_descsz 36, expected 16 to 32");
     b.phdrs[ABI] = note_ph(abi_note_with_descsz(32, 32));
     assert_eq!(read_abi_note(&b.build()).unwrap().abi_version, 2);
 }
@@ -260,14 +207,8 @@ fn abi_note_descriptor_beyond_p_filesz() {
 fn pt_note_smaller_than_a_note_header() {
     let mut b = good_image();
     b.phdrs.insert(0, note_ph(vec![0; 8]));
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: phdr[0] is a PT_NOTE of only 8 bytes"
-    );
-    assert_eq!(
-        mft_err(&b),
-        "invalid executable: phdr[0] is a PT_NOTE of only 8 bytes"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: phdr[0] is a PT_NOTE of only 8 bytes");
+    assert_eq!(mft_err(&b), "invalid executable: phdr[0] is a PT_NOTE of only 8 bytes");
 }
 
 #[test]
@@ -281,15 +222,9 @@ fn pt_note_shorter_than_solo5_header_is_skipped() {
 fn pt_note_outside_file() {
     let mut b = good_image();
     b.phdrs[ABI].offset = Some(0x10_0000);
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: phdr[0] (PT_NOTE) extends past the end of the file"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: phdr[0] (PT_NOTE) extends past the end of the file");
     b.phdrs[ABI].offset = Some(u64::MAX - 4);
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: phdr[0] (PT_NOTE) extends past the end of the file"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: phdr[0] (PT_NOTE) extends past the end of the file");
 }
 
 #[test]
@@ -311,10 +246,7 @@ fn only_the_first_note_of_a_pt_note_counts() {
     both.extend(abi_note(TARGET_HVT, 2));
     let mut b = good_image();
     b.phdrs[ABI] = note_ph(both);
-    assert_eq!(
-        abi_err(&b),
-        "invalid executable: no Solo5 ABI note (not a Solo5 unikernel?)"
-    );
+    assert_eq!(abi_err(&b), "invalid executable: no Solo5 ABI note (not a Solo5 unikernel?)");
 }
 
 // ---- manifest note ----
@@ -322,10 +254,7 @@ fn only_the_first_note_of_a_pt_note_counts() {
 #[test]
 fn manifest_note_is_read() {
     let bytes = read_manifest_note(&good_image().build()).unwrap();
-    let expected = mft(&[
-        ("storage", mft::TYPE_BLOCK_BASIC),
-        ("service", mft::TYPE_NET_BASIC),
-    ]);
+    let expected = mft(&[("storage", mft::TYPE_BLOCK_BASIC), ("service", mft::TYPE_NET_BASIC)]);
     assert_eq!(bytes, expected);
     assert_eq!(bytes.len(), 8 + 3 * 104);
 }
@@ -333,10 +262,7 @@ fn manifest_note_is_read() {
 #[test]
 fn manifest_note_with_64_entries_is_read() {
     let names: Vec<String> = (1..64).map(|i| format!("dev{i}")).collect();
-    let devices: Vec<(&str, u32)> = names
-        .iter()
-        .map(|n| (n.as_str(), mft::TYPE_BLOCK_BASIC))
-        .collect();
+    let devices: Vec<(&str, u32)> = names.iter().map(|n| (n.as_str(), mft::TYPE_BLOCK_BASIC)).collect();
     let mut b = good_image();
     b.phdrs[MANIFEST] = note_ph(manifest_note(&mft(&devices)));
     assert_eq!(read_manifest_note(&b.build()).unwrap().len(), 6664);
@@ -346,35 +272,18 @@ fn manifest_note_with_64_entries_is_read() {
 fn manifest_note_missing() {
     let mut b = good_image();
     b.phdrs.remove(MANIFEST);
-    assert_eq!(
-        mft_err(&b),
-        "invalid executable: no Solo5 manifest note (not a Solo5 unikernel?)"
-    );
+    assert_eq!(mft_err(&b), "invalid executable: no Solo5 manifest note (not a Solo5 unikernel?)");
 }
 
 #[test]
 fn manifest_note_descsz_out_of_range() {
     let mut b = good_image();
-    b.phdrs[MANIFEST] = note_ph(note_bytes(
-        6,
-        b"Solo5\0",
-        abi::note::TYPE_MANIFEST,
-        6672,
-        8,
-        &[0; 6668],
-    ));
+    b.phdrs[MANIFEST] = note_ph(note_bytes(6, b"Solo5\0", abi::note::TYPE_MANIFEST, 6672, 8, &[0; 6668]));
     assert_eq!(
         mft_err(&b),
         "invalid executable: phdr[1]: Solo5 manifest note has n_descsz 6672, expected 4 to 6668"
     );
-    b.phdrs[MANIFEST] = note_ph(note_bytes(
-        6,
-        b"Solo5\0",
-        abi::note::TYPE_MANIFEST,
-        2,
-        8,
-        &[0; 4],
-    ));
+    b.phdrs[MANIFEST] = note_ph(note_bytes(6, b"Solo5\0", abi::note::TYPE_MANIFEST, 2, 8, &[0; 4]));
     assert_eq!(
         mft_err(&b),
         "invalid executable: phdr[1]: Solo5 manifest note has n_descsz 2, expected 4 to 6668"
@@ -407,10 +316,7 @@ fn good_image_plan() {
     assert_eq!((text.writable, text.executable), (false, true));
     assert_eq!(&f[text.file_range.clone()], &[0xAB; 0x40][..]);
     let data = &image.segments[1];
-    assert_eq!(
-        (data.vaddr, data.memsz, data.file_range.len()),
-        (0x10_1000, 0x20, 0x10)
-    );
+    assert_eq!((data.vaddr, data.memsz, data.file_range.len()), (0x10_1000, 0x20, 0x10));
     assert_eq!((data.prot_start, data.prot_end), (0x10_1000, 0x10_2000));
     assert_eq!((data.writable, data.executable), (true, false));
     assert!(data.file_range.start >= text.file_range.end);
@@ -422,10 +328,7 @@ fn empty_tls_load_at_zero_is_skipped_but_a_nonempty_one_is_not() {
     assert_eq!(b.phdrs[TLS].vaddr, 0);
     plan_load(&b.build(), MEM).unwrap();
     b.phdrs[TLS] = load(PF_R, 0, 8, 8);
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[2].p_vaddr 0x0 is below 0x100000"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[2].p_vaddr 0x0 is below 0x100000");
 }
 
 #[test]
@@ -441,10 +344,7 @@ fn fileless_bss_load_is_not_checked_nor_counted() {
 fn write_and_exec() {
     let mut b = good_image();
     b.phdrs[DATA].flags = PF_R | PF_W | PF_X;
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[4] requests WRITE and EXEC permissions"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[4] requests WRITE and EXEC permissions");
 }
 
 #[test]
@@ -464,10 +364,7 @@ fn misaligned_start_or_end() {
     // A page-aligned p_align makes an unaligned p_vaddr fine.
     let mut b = good_image();
     b.phdrs[DATA].vaddr = 0x10_1008;
-    assert_eq!(
-        plan_load(&b.build(), MEM).unwrap().segments[1].prot_start,
-        0x10_1000
-    );
+    assert_eq!(plan_load(&b.build(), MEM).unwrap().segments[1].prot_start, 0x10_1000);
 }
 
 #[test]
@@ -505,10 +402,7 @@ fn descending_segments() {
 fn segment_below_minimum() {
     let mut b = good_image();
     b.phdrs[TEXT].vaddr = 0xf_f000;
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[3].p_vaddr 0xff000 is below 0x100000"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[3].p_vaddr 0xff000 is below 0x100000");
 }
 
 #[test]
@@ -516,10 +410,7 @@ fn segment_beyond_memory() {
     let mut b = good_image();
     b.phdrs[DATA].vaddr = 0x1f_f000;
     b.phdrs[DATA].memsz = 0x2000;
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[4] ends at 0x201000, beyond guest memory (0x200000)"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[4] ends at 0x201000, beyond guest memory (0x200000)");
     b.phdrs[DATA].memsz = 0x1000; // ends exactly at the end of memory
     assert_eq!(plan_load(&b.build(), MEM).unwrap().kernel_end, MEM);
 }
@@ -550,25 +441,16 @@ fn segment_address_overflow() {
 fn memsz_below_filesz() {
     let mut b = good_image();
     b.phdrs[DATA].memsz = 0x8;
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[4].p_memsz 0x8 is smaller than p_filesz 0x10"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[4].p_memsz 0x8 is smaller than p_filesz 0x10");
 }
 
 #[test]
 fn bad_alignment() {
     let mut b = good_image();
     b.phdrs[DATA].align = 0;
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[4].p_align 0x0 is not a power of two"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[4].p_align 0x0 is not a power of two");
     b.phdrs[DATA].align = 0x1800;
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: phdr[4].p_align 0x1800 is not a power of two"
-    );
+    assert_eq!(load_err(&b), "invalid executable: phdr[4].p_align 0x1800 is not a power of two");
 }
 
 #[test]
@@ -599,9 +481,7 @@ fn segment_data_outside_file() {
     let mut b = good_image();
     b.phdrs[DATA].filesz = Some(0x1000);
     b.phdrs[DATA].memsz = 0x1000;
-    let offset = plan_load(&good_image().build(), MEM).unwrap().segments[1]
-        .file_range
-        .start;
+    let offset = plan_load(&good_image().build(), MEM).unwrap().segments[1].file_range.start;
     assert_eq!(
         load_err(&b),
         format!("invalid executable: phdr[4] file data (0x1000 bytes at {offset:#x}) extends past the end of the file")
@@ -612,10 +492,7 @@ fn segment_data_outside_file() {
 fn no_loadable_segment() {
     let mut b = good_image();
     b.phdrs.truncate(TEXT);
-    assert_eq!(
-        load_err(&b),
-        "invalid executable: no PT_LOAD segment with file data"
-    );
+    assert_eq!(load_err(&b), "invalid executable: no PT_LOAD segment with file data");
 }
 
 #[test]
@@ -649,10 +526,7 @@ fn every_truncation_is_handled_without_panic() {
     let image = plan_load(&f, MEM).unwrap();
     let last = image.segments.last().unwrap().file_range.end;
     for n in 0..last {
-        assert!(
-            plan_load(&f[..n], MEM).is_err(),
-            "accepted truncation at {n}"
-        );
+        assert!(plan_load(&f[..n], MEM).is_err(), "accepted truncation at {n}");
     }
 }
 
