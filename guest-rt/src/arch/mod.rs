@@ -1,0 +1,11 @@
+//! Architecture facade: the rest of the runtime calls only these names.
+//!
+//! Each port (`arch/<arch>/`) provides, for `target_os = "none"`:
+//! `init_cpu()` (own descriptor tables and trap handlers), `hypercall(nr, &mut args)`,
+//! `cycles()` (the free-running counter scaled by `cpu_cycle_freq`) and
+//! `halt_forever()`; and, on every target, the `TrapFrame` saved at a HALT cookie.
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use self::x86_64::*;

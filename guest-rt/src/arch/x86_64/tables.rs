@@ -1,0 +1,74 @@
+//! Loads the runtime's own GDT, TSS and IDT (the tender's GDT at 0x1000 is not
+//! mapped for the guest, and it installs no IDT).
+
+use super::descriptors::{
+    interrupt_gate, tss_descriptor, TablePointer, Tss, CODE_SELECTOR, DATA_SELECTOR, GDT_CODE, GDT_DATA,
+    GDT_ENTRIES, IDT_ENTRIES, TRAP_IST, TSS_SELECTOR, TSS_SIZE,
+};
+use super::traps::trap_stub;
+use crate::racy::RacyCell;
+use core::arch::asm;
+
+/// Bytes of the stack every exception handler runs on (IST1).
+const TRAP_STACK_SIZE: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct Gdt([u64; GDT_ENTRIES]);
+#[repr(C, align(16))]
+struct Idt([[u64; 2]; IDT_ENTRIES]);
+#[repr(C, align(16))]
+struct TrapStack([u8; TRAP_STACK_SIZE]);
+
+static GDT: RacyCell<Gdt> = RacyCell::new(Gdt([0; GDT_ENTRIES]));
+static IDT: RacyCell<Idt> = RacyCell::new(Idt([[0; 2]; IDT_ENTRIES]));
+static TSS: RacyCell<Tss> = RacyCell::new(Tss::with_ist1(0));
+static TRAP_STACK: RacyCell<TrapStack> = RacyCell::new(TrapStack([0; TRAP_STACK_SIZE]));
+
+/// Builds and loads the GDT (with a TSS whose IST1 is the trap stack) and an IDT
+/// routing vectors 0-31 to the trap handler. Called once, first thing at boot.
+pub fn init_cpu() {
+    let stack_top = TRAP_STACK.get() as u64 + TRAP_STACK_SIZE as u64;
+    let tss = TSS.get();
+    // SAFETY: runs once at boot before anything else reads these tables, on the
+    // only vCPU with interrupts off, so these are the only references.
+    let (gdt, idt) = unsafe {
+        *tss = Tss::with_ist1(stack_top);
+        let gdt = &mut (*GDT.get()).0;
+        let [tss_lo, tss_hi] = tss_descriptor(tss as u64, TSS_SIZE as u32 - 1);
+        *gdt = [0, GDT_CODE, GDT_DATA, tss_lo, tss_hi];
+        let idt = &mut (*IDT.get()).0;
+        for (v, gate) in idt.iter_mut().enumerate() {
+            *gate = interrupt_gate(trap_stub(v), CODE_SELECTOR, TRAP_IST);
+        }
+        (gdt as *const _ as u64, idt as *const _ as u64)
+    };
+    let gdtr = TablePointer::new(gdt, GDT_ENTRIES * 8);
+    let idtr = TablePointer::new(idt, IDT_ENTRIES * 16);
+    // SAFETY: the tables are statics (live forever) filled in above; the new GDT
+    // has the same code/data selectors as the tender's, so reloading CS (far
+    // return) and the data segments keeps the flat long-mode view. LTR marks the
+    // TSS descriptor busy, which is why the GDT lives in writable memory.
+    unsafe {
+        asm!(
+            "lgdt [{gdtr}]",
+            "push {cs}",
+            "lea {tmp}, [rip + 2f]",
+            "push {tmp}",
+            "retfq",
+            "2:",
+            "mov ds, {ds:e}",
+            "mov es, {ds:e}",
+            "mov ss, {ds:e}",
+            "mov fs, {ds:e}",
+            "mov gs, {ds:e}",
+            "ltr {tr:x}",
+            "lidt [{idtr}]",
+            gdtr = in(reg) &gdtr,
+            idtr = in(reg) &idtr,
+            cs = const CODE_SELECTOR as u64,
+            ds = in(reg) u32::from(DATA_SELECTOR),
+            tr = in(reg) TSS_SELECTOR,
+            tmp = out(reg) _,
+        );
+    }
+}

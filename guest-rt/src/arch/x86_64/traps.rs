@@ -1,0 +1,87 @@
+//! Exception entry: one stub per vector 0-31, a common register save, and the
+//! Rust handler that reports the trap and halts with the frame as HALT cookie.
+
+use super::cpu::read_cr2;
+use super::trapframe::{RawFrame, TrapFrame};
+use crate::racy::RacyCell;
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+// Each stub makes the stack uniform (a 0 where the CPU pushed no error code),
+// pushes its vector and joins the common path, which pushes the GPRs so that
+// RSP points at a `RawFrame` (rax lowest), aligns the stack and calls Rust.
+// The address of every stub is kept in `guest_rt_trap_table`.
+global_asm!(
+    ".section .text.guest_rt_traps, \"ax\", @progbits",
+    ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+    ".p2align 4",
+    ".Lguest_rt_stub_\\n:",
+    ".if (\\n == 8) || ((\\n >= 10) && (\\n <= 14)) || (\\n == 17) || (\\n == 21) || (\\n == 29) || (\\n == 30)",
+    ".else",
+    "    push 0",
+    ".endif",
+    "    push \\n",
+    "    jmp .Lguest_rt_trap_common",
+    ".endr",
+    ".Lguest_rt_trap_common:",
+    "    push r15",
+    "    push r14",
+    "    push r13",
+    "    push r12",
+    "    push r11",
+    "    push r10",
+    "    push r9",
+    "    push r8",
+    "    push rbp",
+    "    push rdi",
+    "    push rsi",
+    "    push rdx",
+    "    push rcx",
+    "    push rbx",
+    "    push rax",
+    "    mov rdi, rsp",
+    "    and rsp, -16",
+    "    cld",
+    "    call guest_rt_trap",
+    "    ud2",
+    ".section .rodata.guest_rt_traps, \"a\", @progbits",
+    ".p2align 3",
+    ".global guest_rt_trap_table",
+    "guest_rt_trap_table:",
+    ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+    "    .quad .Lguest_rt_stub_\\n",
+    ".endr",
+    ".text",
+);
+
+extern "C" {
+    static guest_rt_trap_table: [u64; 32];
+}
+
+/// Address of the entry stub for `vector` (0-31).
+pub(super) fn trap_stub(vector: usize) -> u64 {
+    // SAFETY: the table is immutable data defined by the global_asm above.
+    unsafe { guest_rt_trap_table[vector] }
+}
+
+/// The crash state handed to the tender as HALT cookie (512 bytes, in guest RAM).
+static SAVED: RacyCell<TrapFrame> = RacyCell::new(TrapFrame::ZERO);
+/// Set by the first trap: a trap while reporting halts without printing.
+static IN_TRAP: AtomicBool = AtomicBool::new(false);
+
+/// Called by the common stub on the IST1 stack with the saved registers.
+#[no_mangle]
+extern "C" fn guest_rt_trap(raw: &RawFrame) -> ! {
+    let cookie = SAVED.get();
+    let nested = IN_TRAP.swap(true, Ordering::Relaxed);
+    if !nested {
+        // SAFETY: the first trap is the only writer of SAVED (IN_TRAP guards
+        // re-entry), and nothing else references it.
+        let frame = unsafe {
+            *cookie = TrapFrame::from_raw(raw, read_cr2());
+            &*cookie
+        };
+        crate::console::report(|w| frame.write_report(w));
+    }
+    crate::hypercall::halt(cookie as u64, crate::boot::EXIT_ABORT)
+}

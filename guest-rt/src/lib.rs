@@ -1,0 +1,44 @@
+//! guest-rt: the runtime of hvt unikernels booted by tender (Solo5 hvt ABI v2).
+//!
+//! A unikernel is a `#![no_std] #![no_main]` binary that declares its devices
+//! and its entry point:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! guest_rt::manifest!();
+//! guest_rt::entry!(main);
+//!
+//! fn main() -> i32 {
+//!     guest_rt::println!("Hello, world!");
+//!     0
+//! }
+//! ```
+//!
+//! The runtime owns everything between the tender's jump to `_start` and the
+//! final HALT: its own GDT/TSS/IDT with trap reports, the console, clocks, the
+//! heap, the command line and the manifest copy. Everything that touches the CPU
+//! sits behind `cfg(target_os = "none")`; the logic around it unit-tests on the host.
+#![cfg_attr(not(test), no_std)]
+// Helpers used only by the target-only glue look dead in host builds.
+#![cfg_attr(not(target_os = "none"), allow(dead_code))]
+
+pub use abi;
+
+pub mod arch;
+pub mod args;
+mod boot;
+pub mod clock;
+pub mod console;
+pub mod heap;
+pub mod hypercall;
+mod macros;
+pub mod manifest;
+#[cfg(target_os = "none")]
+mod panic;
+mod racy;
+
+pub use args::args;
+pub use boot::boot_info;
+#[cfg(target_os = "none")]
+pub use boot::exit;
