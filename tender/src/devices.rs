@@ -1,20 +1,25 @@
-//! Device options against the manifest: every device given must be declared with
-//! the matching type, and every declared device must be attached (ABI.md §6).
+//! The VM's devices by manifest handle: device options are checked against the
+//! manifest (declared, same type), opened, and recorded in the manifest copy;
+//! every declared device must end up attached (ABI.md §6).
 
+use crate::block::{BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
 use crate::cli::Config;
 use crate::manifest::{DeviceKind, Manifest};
+use crate::net::{NetDevice, NetError};
 
-/// A device option that does not fit the image's manifest.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// A device option that does not fit the image's manifest, or cannot be opened.
+#[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     #[error("Resource not declared in manifest: '{0}'")]
     NotDeclared(String),
     #[error("Resource '{name}' is declared in the manifest as a {declared} device, not {given}")]
     WrongKind { name: String, declared: &'static str, given: &'static str },
-    #[error("{0} devices are not supported yet by this tender")]
-    NotSupported(&'static str),
     #[error("Device(s) declared in the manifest but not attached: {0}")]
     NotAttached(String),
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error(transparent)]
+    Net(#[from] NetError),
 }
 
 fn kind_name(k: DeviceKind) -> &'static str {
@@ -31,30 +36,106 @@ fn option_for(k: DeviceKind) -> &'static str {
     }
 }
 
-/// Checks each device option against the manifest and attaches it.
-pub fn attach(cfg: &Config, manifest: &mut Manifest) -> Result<(), DeviceError> {
-    let given = cfg
-        .blocks
-        .iter()
-        .map(|b| (&b.name, DeviceKind::Block))
-        .chain(cfg.nets.iter().map(|n| (&n.name, DeviceKind::Net)));
-    for (name, kind) in given {
-        let decl = manifest.find(name).ok_or_else(|| DeviceError::NotDeclared(name.clone()))?;
-        if decl.kind != kind {
-            return Err(DeviceError::WrongKind {
-                name: name.clone(),
-                declared: kind_name(decl.kind),
-                given: kind_name(kind),
-            });
+/// One attached device.
+#[derive(Debug)]
+pub enum Device {
+    Block(BlockDevice),
+    Net(NetDevice),
+}
+
+/// Attached devices, indexed by their manifest handle.
+#[derive(Debug, Default)]
+pub struct Devices {
+    by_handle: Vec<Option<Device>>,
+}
+
+fn declared(manifest: &Manifest, name: &str, kind: DeviceKind) -> Result<usize, DeviceError> {
+    let decl = manifest.find(name).ok_or_else(|| DeviceError::NotDeclared(name.into()))?;
+    if decl.kind != kind {
+        return Err(DeviceError::WrongKind {
+            name: name.into(),
+            declared: kind_name(decl.kind),
+            given: kind_name(kind),
+        });
+    }
+    Ok(decl.handle)
+}
+
+impl Devices {
+    /// Checks every device option against the manifest, then opens each and fills
+    /// in its manifest entry.
+    pub fn attach(cfg: &Config, manifest: &mut Manifest) -> Result<Devices, DeviceError> {
+        for b in &cfg.blocks {
+            declared(manifest, &b.name, DeviceKind::Block)?;
+        }
+        for n in &cfg.nets {
+            declared(manifest, &n.name, DeviceKind::Net)?;
+        }
+        let mut devices = Devices::default();
+        for b in &cfg.blocks {
+            let handle = declared(manifest, &b.name, DeviceKind::Block)?;
+            let dev = BlockDevice::open(&b.name, &b.path, b.sector_size.unwrap_or(DEFAULT_BLOCK_SIZE))?;
+            manifest.attach_block(handle, dev.capacity, dev.block_size as u16);
+            devices.insert(handle, Device::Block(dev));
+        }
+        for n in &cfg.nets {
+            let handle = declared(manifest, &n.name, DeviceKind::Net)?;
+            let dev = NetDevice::open(n)?;
+            manifest.attach_net(handle, dev.mac, dev.mtu);
+            devices.insert(handle, Device::Net(dev));
+        }
+        Ok(devices)
+    }
+
+    fn insert(&mut self, handle: usize, dev: Device) {
+        if self.by_handle.len() <= handle {
+            self.by_handle.resize_with(handle + 1, || None);
+        }
+        self.by_handle[handle] = Some(dev);
+    }
+
+    /// solo5-hvt truncates the guest's 64-bit handle to 32 bits before the lookup.
+    fn get(&self, handle: u64) -> Option<&Device> {
+        self.by_handle.get(handle as u32 as usize)?.as_ref()
+    }
+
+    /// The block device with this handle, if it is one.
+    pub fn block(&self, handle: u64) -> Option<&BlockDevice> {
+        match self.get(handle)? {
+            Device::Block(b) => Some(b),
+            Device::Net(_) => None,
         }
     }
-    if !cfg.blocks.is_empty() {
-        return Err(DeviceError::NotSupported("Block"));
+
+    /// The network device with this handle, if it is one.
+    pub fn net(&self, handle: u64) -> Option<&NetDevice> {
+        match self.get(handle)? {
+            Device::Net(n) => Some(n),
+            Device::Block(_) => None,
+        }
     }
-    if !cfg.nets.is_empty() {
-        return Err(DeviceError::NotSupported("Network"));
+
+    /// Every network device with its handle.
+    pub fn nets(&self) -> impl Iterator<Item = (usize, &NetDevice)> {
+        self.by_handle.iter().enumerate().filter_map(|(h, d)| match d {
+            Some(Device::Net(n)) => Some((h, n)),
+            _ => None,
+        })
     }
-    Ok(())
+
+    /// Makes all acknowledged block writes durable; logs (and returns false on) failure.
+    pub fn flush_all(&self) -> bool {
+        let mut ok = true;
+        for dev in self.by_handle.iter().flatten() {
+            if let Device::Block(b) = dev {
+                if let Err(e) = b.flush() {
+                    eprintln!("tender: block device '{}': flush failed: {e}", b.name);
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
 }
 
 /// Fails naming each declared device that no option attached.
@@ -62,7 +143,7 @@ pub fn check_all_attached(manifest: &Manifest) -> Result<(), DeviceError> {
     let missing: Vec<String> = manifest
         .unattached()
         .iter()
-        .map(|d| format!("'{}' ({} {}:{}=...)", d.name, kind_name(d.kind), option_for(d.kind), d.name))
+        .map(|d| format!("'{}' ({}, use {}:{}=...)", d.name, kind_name(d.kind), option_for(d.kind), d.name))
         .collect();
     if missing.is_empty() {
         Ok(())

@@ -1,8 +1,9 @@
 //! Hypercall handlers (ABI.md §5). Every guest address goes through
 //! [`GuestMemory`]'s checked accessors; a bad one ends the VM, never the host.
 
+use crate::devices::Devices;
 use crate::memory::{GuestMemory, MemoryError};
-use abi::hypercall::{Args, Halt, Nr, Poll, Puts, Walltime, HALT_COOKIE_MAX};
+use abi::hypercall::{Args, BlockIo, Halt, NetIo, Nr, Poll, Puts, Ret, Walltime, HALT_COOKIE_MAX};
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,8 +27,6 @@ pub enum HypercallError {
         #[source]
         source: MemoryError,
     },
-    #[error("Hypercall {0}: no device of this kind is attached")]
-    NoDevices(&'static str),
     #[error("Could not write guest console output")]
     Console(#[source] std::io::Error),
 }
@@ -37,15 +36,57 @@ fn bad(name: &'static str) -> impl FnOnce(MemoryError) -> HypercallError {
 }
 
 /// Serves hypercall `nr` with its argument struct at guest address `arg`.
-pub fn handle(mem: &mut GuestMemory, nr: u32, arg: u64) -> Result<Next, HypercallError> {
+pub fn handle(mem: &mut GuestMemory, devices: &Devices, nr: u32, arg: u64) -> Result<Next, HypercallError> {
     match Nr::from_u32(nr).ok_or(HypercallError::UnknownNumber(nr))? {
         Nr::Walltime => walltime(mem, arg),
         Nr::Puts => puts(mem, arg),
-        Nr::Poll => poll(mem, arg),
+        Nr::Poll => poll(mem, devices, arg),
         Nr::Halt => halt(mem, arg),
-        Nr::BlockRead | Nr::BlockWrite => Err(HypercallError::NoDevices("BLOCK")),
-        Nr::NetRead | Nr::NetWrite => Err(HypercallError::NoDevices("NET")),
+        Nr::BlockRead => block_io(mem, devices, arg, false),
+        Nr::BlockWrite => block_io(mem, devices, arg, true),
+        Nr::NetWrite => net_write(mem, devices, arg),
+        Nr::NetRead => net_read(mem, devices, arg),
     }
+}
+
+/// BLOCK_READ / BLOCK_WRITE: handle and range checks (`EINVAL`) come before the
+/// buffer check (fatal); host I/O errors are `EUNSPEC`.
+fn block_io(mem: &mut GuestMemory, devices: &Devices, arg: u64, write: bool) -> Result<Next, HypercallError> {
+    let name = if write { "BLOCK_WRITE" } else { "BLOCK_READ" };
+    let mut a: BlockIo = mem.read_args(arg).map_err(bad(name))?;
+    a.ret = match devices.block(a.handle) {
+        Some(dev) if dev.in_range(a.offset, a.len) => {
+            if write {
+                dev.write(a.offset, mem.slice(a.data, a.len).map_err(bad(name))?)
+            } else {
+                dev.read(a.offset, mem.slice_mut(a.data, a.len).map_err(bad(name))?)
+            }
+        }
+        _ => Ret::Einval,
+    } as i32;
+    mem.write_args(arg, &a).map_err(bad(name))?;
+    Ok(Next::Resume)
+}
+
+fn net_write(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, HypercallError> {
+    let mut a: NetIo = mem.read_args(arg).map_err(bad("NET_WRITE"))?;
+    a.ret = match devices.net(a.handle) {
+        Some(dev) => dev.send(mem.slice(a.data, a.len).map_err(bad("NET_WRITE"))?),
+        None => Ret::Einval,
+    } as i32;
+    mem.write_args(arg, &a).map_err(bad("NET_WRITE"))?;
+    Ok(Next::Resume)
+}
+
+fn net_read(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, HypercallError> {
+    let mut a: NetIo = mem.read_args(arg).map_err(bad("NET_READ"))?;
+    let (ret, len) = match devices.net(a.handle) {
+        Some(dev) => dev.receive(mem.slice_mut(a.data, a.len).map_err(bad("NET_READ"))?),
+        None => (Ret::Einval, 0),
+    };
+    (a.ret, a.len) = (ret as i32, len as u64);
+    mem.write_args(arg, &a).map_err(bad("NET_READ"))?;
+    Ok(Next::Resume)
 }
 
 fn walltime(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
@@ -64,23 +105,39 @@ fn puts(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
     Ok(Next::Resume)
 }
 
-fn poll(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
+/// POLL: wait for the deadline or a readable TAP; report which handles are ready.
+fn poll(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, HypercallError> {
     let mut p: Poll = mem.read_args(arg).map_err(bad("POLL"))?;
-    sleep_interruptibly(Duration::from_nanos(p.timeout_nsecs));
+    let (handles, mut fds): (Vec<usize>, Vec<libc::pollfd>) = devices
+        .nets()
+        .map(|(h, n)| (h, libc::pollfd { fd: n.tap.raw_fd(), events: libc::POLLIN, revents: 0 }))
+        .unzip();
+    wait_interruptibly(&mut fds, Duration::from_nanos(p.timeout_nsecs));
     p.ready_set = 0;
     p.ret = 0;
+    for (h, fd) in handles.iter().zip(&fds) {
+        if fd.revents & libc::POLLIN != 0 {
+            p.ready_set |= 1 << h;
+            p.ret += 1;
+        }
+    }
     mem.write_args(arg, &p).map_err(bad("POLL"))?;
     Ok(Next::Resume)
 }
 
-/// Sleeps, but returns early on a signal so SIGTERM is served at once.
-fn sleep_interruptibly(d: Duration) {
+/// Waits on `fds` for at most `d` (nanosecond precision), returning early on a
+/// signal so SIGTERM is served at once (the vCPU loop sees it next).
+fn wait_interruptibly(fds: &mut [libc::pollfd], d: Duration) {
     let ts = libc::timespec {
         tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+        tv_nsec: d.subsec_nanos() as libc::c_long,
     };
-    // SAFETY: ppoll with no descriptors only reads `ts`, which lives on our stack.
-    unsafe { libc::ppoll(std::ptr::null_mut(), 0, &ts, std::ptr::null()) };
+    // SAFETY: `fds` is a valid slice of pollfd for its length and `ts` lives on our
+    // stack; ppoll writes only `revents`. On EINTR nothing is ready, which is correct.
+    let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, &ts, std::ptr::null()) };
+    if rc < 0 {
+        fds.iter_mut().for_each(|f| f.revents = 0);
+    }
 }
 
 fn halt(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
@@ -103,15 +160,18 @@ mod tests {
     fn halt_masks_status_and_checks_cookie() {
         let mut m = mem();
         m.write_args(0x1000, &Halt { cookie: 0, exit_status: 0x1ff }).unwrap();
-        assert_eq!(handle(&mut m, 8, 0x1000).unwrap(), Next::Exit(0xff));
+        assert_eq!(handle(&mut m, &Devices::default(), 8, 0x1000).unwrap(), Next::Exit(0xff));
         m.write_args(0x1000, &Halt { cookie: (2 << 20) - 100, exit_status: 0 }).unwrap();
-        assert!(matches!(handle(&mut m, 8, 0x1000), Err(HypercallError::BadAddress { .. })));
+        assert!(matches!(
+            handle(&mut m, &Devices::default(), 8, 0x1000),
+            Err(HypercallError::BadAddress { .. })
+        ));
     }
 
     #[test]
     fn walltime_is_now() {
         let mut m = mem();
-        handle(&mut m, 1, 0x2000).unwrap();
+        handle(&mut m, &Devices::default(), 1, 0x2000).unwrap();
         let w: Walltime = m.read_args(0x2000).unwrap();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
         assert!(now - w.nsecs < 5_000_000_000);
@@ -120,13 +180,13 @@ mod tests {
     #[test]
     fn bad_pointers_and_numbers_are_errors() {
         let mut m = mem();
-        assert!(matches!(handle(&mut m, 0, 0), Err(HypercallError::UnknownNumber(0))));
-        assert!(matches!(handle(&mut m, 42, 0), Err(HypercallError::UnknownNumber(42))));
-        assert!(handle(&mut m, 1, (2 << 20) - 4).is_err());
+        assert!(matches!(handle(&mut m, &Devices::default(), 0, 0), Err(HypercallError::UnknownNumber(0))));
+        assert!(matches!(handle(&mut m, &Devices::default(), 42, 0), Err(HypercallError::UnknownNumber(42))));
+        assert!(handle(&mut m, &Devices::default(), 1, (2 << 20) - 4).is_err());
         m.write_args(0x1000, &Puts { data: (2 << 20) - 4, len: 8 }).unwrap();
-        assert!(handle(&mut m, 2, 0x1000).is_err());
+        assert!(handle(&mut m, &Devices::default(), 2, 0x1000).is_err());
         m.write_args(0x1000, &Puts { data: 0x3000, len: u64::MAX }).unwrap();
-        assert!(handle(&mut m, 2, 0x1000).is_err());
+        assert!(handle(&mut m, &Devices::default(), 2, 0x1000).is_err());
     }
 
     #[test]
@@ -134,7 +194,7 @@ mod tests {
         let mut m = mem();
         m.write_args(0x1000, &Poll { timeout_nsecs: 20_000_000, ready_set: 7, ret: 9 }).unwrap();
         let t = std::time::Instant::now();
-        handle(&mut m, 3, 0x1000).unwrap();
+        handle(&mut m, &Devices::default(), 3, 0x1000).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(20));
         let p: Poll = m.read_args(0x1000).unwrap();
         assert_eq!((p.ready_set, p.ret), (0, 0));

@@ -2,7 +2,7 @@
 //! (ABI.md §6), so users see the same first error as with solo5-hvt.
 
 use crate::cli::Config;
-use crate::devices::{self, DeviceError};
+use crate::devices::{self, DeviceError, Devices};
 use crate::elf::{self, ElfError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::memory::{GuestMemory, MemoryError};
@@ -50,7 +50,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let mft = elf::read_manifest_note(&file).map_err(image_err)?;
     let mut manifest =
         Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
-    devices::attach(cfg, &mut manifest)?;
+    let devices = Devices::attach(cfg, &mut manifest)?;
     signal::install().map_err(LaunchError::Signals)?;
 
     let (mem_size, warning) = memsize::guest_mem_size(cfg.mem_mib)?;
@@ -67,9 +67,12 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     arch::setup_memory(&mut mem).map_err(VmError::from)?;
     let freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
     boot::write_boot_info(&mut mem, &image, freq, manifest.as_bytes(), &cfg.cmdline)?;
-    let status = run::run(&mut vcpu, &mut mem)?;
+    let result = run::run(&mut vcpu, &mut mem, &devices);
+    // Whatever stopped the guest (HALT, a fault, a signal), what it wrote and was
+    // acknowledged must reach the disk.
+    devices.flush_all();
     // The vCPU and VM go before the memory they map.
     drop(vcpu);
     drop(vm);
-    Ok(status)
+    Ok(result?)
 }

@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`cli::parse`] and [`launch::launch`].
 
 pub mod arch;
+pub mod block;
 pub mod boot;
 pub mod cli;
 pub mod devices;
@@ -12,6 +13,7 @@ pub mod launch;
 pub mod manifest;
 pub mod memory;
 pub mod memsize;
+pub mod net;
 pub mod run;
 pub mod signal;
 pub mod vm;

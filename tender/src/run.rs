@@ -2,6 +2,7 @@
 //! every other exit into a one-line diagnostic.
 
 use crate::arch::{self, Exit};
+use crate::devices::Devices;
 use crate::hypercall::{self, HypercallError, Next};
 use crate::memory::GuestMemory;
 use crate::signal;
@@ -51,14 +52,14 @@ fn access(write: bool) -> &'static str {
 }
 
 /// Runs the guest until it halts; returns its exit status.
-pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory) -> Result<i32, RunError> {
+pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<i32, RunError> {
     signal::arm(&mut vcpu.get_kvm_run().immediate_exit);
-    let result = run_loop(vcpu, mem);
+    let result = run_loop(vcpu, mem, devices);
     signal::disarm();
     result
 }
 
-fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory) -> Result<i32, RunError> {
+fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<i32, RunError> {
     loop {
         if let Some(sig) = signal::pending() {
             return Err(RunError::Signal(sig));
@@ -74,7 +75,7 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory) -> Result<i32, RunError> {
             Err(e) => return Err(RunError::Run(e)),
         };
         match exit {
-            Exit::Hypercall { nr, arg } => match hypercall::handle(mem, nr, arg) {
+            Exit::Hypercall { nr, arg } => match hypercall::handle(mem, devices, nr, arg) {
                 Ok(Next::Resume) => {}
                 Ok(Next::Exit(status)) => return Ok(status),
                 Err(source) => return Err(RunError::Hypercall { rip: rip(vcpu), source }),
