@@ -1,0 +1,217 @@
+//! Builds the example unikernels (guest-rt + examples/) for `<arch>-unknown-none`.
+//!
+//! The guests need `-Zbuild-std`, which only Debian's Rust has the library source
+//! for here (TOOLCHAIN.md §1): so this runs `/usr/bin/cargo` with
+//! `RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1`, in `examples/` (whose
+//! `.cargo/config.toml` adds the static relocation model and guest-rt's linker
+//! script), with a linker found on this machine, its own target directory
+//! `target/guest-build`, and none of the host cargo's environment. The standard
+//! library's dependencies come from the source package's `vendor/` directory, so
+//! the build needs no network. Each binary is then copied to
+//! `target/unikernels/<arch>/<example>.hvt`.
+
+use std::env;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The example unikernels, in the order they are built and listed.
+pub const EXAMPLES: &[&str] = &["hello", "time", "abort", "fault", "globals"];
+
+/// Architectures guest-rt has a port for.
+const PORTED_ARCHES: &[&str] = &["x86_64"];
+/// Debian's cargo and rustc (rustup's have no library source for build-std).
+const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+/// The standard library source from `rust-web-src`, and its vendored dependencies.
+const STD_SOURCE: &str = "/usr/lib/rustlib/src/rust/library";
+/// Debian's LLVM linker, used when rustup's rust-lld is not there.
+const FALLBACK_LINKERS: &[&str] = &["ld.lld-16", "ld.lld"];
+/// What to install when the toolchain is missing.
+const APT_HINT: &str = "apt-get install rustc-web cargo-web rust-web-src lld-16 (or `cargo xtask setup`)";
+
+/// Builds every example for `arch` and returns the `.hvt` images it wrote.
+pub fn build_guests(root: &Path, arch: &str, release: bool) -> Result<Vec<PathBuf>, String> {
+    let triple = target_triple(arch)?;
+    for tool in [DEBIAN_CARGO, DEBIAN_RUSTC, STD_SOURCE] {
+        if !Path::new(tool).exists() {
+            return Err(format!("guest build needs {tool}, which is missing: {APT_HINT}"));
+        }
+    }
+    let linker = find_linker()?;
+    let target_dir = root.join("target").join("guest-build");
+
+    let mut cmd = Command::new(DEBIAN_CARGO);
+    cmd.current_dir(root.join("examples"));
+    for (name, _) in env::vars_os() {
+        if must_clear(&name) {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd.env("RUSTC", DEBIAN_RUSTC).env("RUSTC_BOOTSTRAP", "1").env(linker_env_var(&triple), &linker);
+    cmd.args(["build", "--locked", "--target", &triple])
+        .args(["-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    let vendor = Path::new(STD_SOURCE).join("vendor");
+    if vendor.is_dir() {
+        cmd.arg("--offline").args(vendor_config(&vendor));
+    }
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("could not start {DEBIAN_CARGO}: {e}"))?;
+    if !status.success() {
+        return Err(format!("guest build for {triple} failed ({status}); see the cargo output above"));
+    }
+
+    let out_dir = root.join("target").join("unikernels").join(arch);
+    fs::create_dir_all(&out_dir).map_err(|e| format!("could not create {}: {e}", out_dir.display()))?;
+    let built_dir = built_dir(&target_dir, &triple, release);
+    let mut images = Vec::with_capacity(EXAMPLES.len());
+    for example in EXAMPLES {
+        let from = built_dir.join(example);
+        let to = out_dir.join(format!("{example}.hvt"));
+        fs::copy(&from, &to)
+            .map_err(|e| format!("could not copy {} to {}: {e}", from.display(), to.display()))?;
+        images.push(to);
+    }
+    Ok(images)
+}
+
+/// `<arch>-unknown-none`, for the architectures guest-rt supports.
+fn target_triple(arch: &str) -> Result<String, String> {
+    if PORTED_ARCHES.contains(&arch) {
+        Ok(format!("{arch}-unknown-none"))
+    } else if arch == "aarch64" {
+        Err("guest-rt has no aarch64 port yet: only x86_64 guests can be built".to_string())
+    } else {
+        Err(format!("unknown guest architecture '{arch}' (supported: {})", PORTED_ARCHES.join(", ")))
+    }
+}
+
+/// Cargo's per-target linker variable, e.g. `CARGO_TARGET_X86_64_UNKNOWN_NONE_LINKER`.
+fn linker_env_var(triple: &str) -> String {
+    format!("CARGO_TARGET_{}_LINKER", triple.to_uppercase().replace(['-', '.'], "_"))
+}
+
+/// Where cargo leaves the binaries.
+fn built_dir(target_dir: &Path, triple: &str, release: bool) -> PathBuf {
+    target_dir.join(triple).join(if release { "release" } else { "debug" })
+}
+
+/// Environment a host `cargo xtask` run carries that must not reach the guest
+/// build: cargo's own variables for the running package, build overrides
+/// (target dir, target, flags, wrappers) and rustup's toolchain choice. Kept:
+/// CARGO_HOME and the network/registry/terminal settings.
+fn must_clear(name: &OsStr) -> bool {
+    let Some(name) = name.to_str() else { return false };
+    const KEEP: &[&str] = &["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_", "CARGO_TERM_"];
+    const CLEAR: &[&str] = &[
+        "CARGO",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "RUSTUP_TOOLCHAIN",
+    ];
+    if CLEAR.contains(&name) || name.starts_with("__CARGO") {
+        return true;
+    }
+    name.starts_with("CARGO_")
+        && !KEEP.iter().any(|k| name == *k || (k.ends_with('_') && name.starts_with(k)))
+}
+
+/// `--config` arguments that take crates.io crates (the standard library's
+/// dependencies) from the vendored copy shipped with the library source.
+fn vendor_config(vendor: &Path) -> [String; 4] {
+    [
+        "--config".to_string(),
+        "source.crates-io.replace-with='rust-std-vendor'".to_string(),
+        "--config".to_string(),
+        format!("source.rust-std-vendor.directory='{}'", vendor.display()),
+    ]
+}
+
+/// rustup's rust-lld (inside the stable toolchain's sysroot), else `ld.lld-16`.
+fn find_linker() -> Result<PathBuf, String> {
+    if let Some(lld) = rustup_lld() {
+        return Ok(lld);
+    }
+    let path = env::var_os("PATH").unwrap_or_default();
+    for name in FALLBACK_LINKERS {
+        if let Some(found) = env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    Err(format!("no linker for guests: neither rustup's rust-lld nor ld.lld-16 was found: {APT_HINT}"))
+}
+
+fn rustup_lld() -> Option<PathBuf> {
+    let out = Command::new("rustup")
+        .args(["run", "stable", "rustc", "--print", "sysroot"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let sysroot = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    // The host triple's directory: lib/rustlib/<host>/bin/rust-lld.
+    fs::read_dir(sysroot.join("lib").join("rustlib"))
+        .ok()?
+        .filter_map(|d| Some(d.ok()?.path().join("bin").join("rust-lld")))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triples_and_linker_variables() {
+        assert_eq!(target_triple("x86_64").unwrap(), "x86_64-unknown-none");
+        assert!(target_triple("aarch64").unwrap_err().contains("no aarch64 port"));
+        assert!(target_triple("riscv64").is_err());
+        assert_eq!(linker_env_var("x86_64-unknown-none"), "CARGO_TARGET_X86_64_UNKNOWN_NONE_LINKER");
+        assert_eq!(
+            built_dir(Path::new("/r/target/guest-build"), "x86_64-unknown-none", true),
+            Path::new("/r/target/guest-build/x86_64-unknown-none/release")
+        );
+    }
+
+    #[test]
+    fn host_cargo_environment_is_cleared() {
+        for name in [
+            "CARGO",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_TARGET",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_TARGET_X86_64_UNKNOWN_NONE_LINKER",
+            "RUSTFLAGS",
+            "RUSTC_WRAPPER",
+            "RUSTUP_TOOLCHAIN",
+            "__CARGO_FIX_PLZ",
+        ] {
+            assert!(must_clear(OsStr::new(name)), "{name} should be cleared");
+        }
+        for name in
+            ["CARGO_HOME", "CARGO_NET_OFFLINE", "CARGO_HTTP_PROXY", "CARGO_TERM_COLOR", "PATH", "HOME"]
+        {
+            assert!(!must_clear(OsStr::new(name)), "{name} should be kept");
+        }
+    }
+
+    #[test]
+    fn examples_are_unique() {
+        let mut names = EXAMPLES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EXAMPLES.len());
+    }
+}
