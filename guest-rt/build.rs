@@ -12,7 +12,8 @@ fn main() {
     if os != "none" {
         return; // host builds (unit tests) link normally
     }
-    let src = PathBuf::from("link").join(format!("{arch}.ld"));
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo"));
+    let src = dir.join("link").join(format!("{arch}.ld"));
     let script =
         fs::read(&src).unwrap_or_else(|e| panic!("guest-rt: no linker script {}: {e}", src.display()));
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));

@@ -41,7 +41,13 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
 /// Builds the host tender in release mode.
 fn build_tender(root: &Path) -> Result<PathBuf, String> {
     println!("xtask: building tender");
-    run(Command::new(env!("CARGO")).current_dir(root).args(["build", "--release", "--locked", "-p", "tender"]))?;
+    run(Command::new(env!("CARGO")).current_dir(root).args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "tender",
+    ]))?;
     Ok(root.join("target/release/tender"))
 }
 

@@ -9,13 +9,12 @@ use std::process::Command;
 pub const PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "iproute2"];
 
 fn missing() -> Vec<&'static str> {
-    let out = Command::new("dpkg-query").args(["-W", "-f=${Package} ${db:Status-Status}\\n"]).args(PACKAGES).output();
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Package} ${db:Status-Status}\\n"])
+        .args(PACKAGES)
+        .output();
     let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !text.lines().any(|l| l == format!("{p} installed")))
-        .collect()
+    PACKAGES.iter().copied().filter(|p| !text.lines().any(|l| l == format!("{p} installed"))).collect()
 }
 
 fn is_root() -> bool {

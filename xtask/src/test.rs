@@ -12,7 +12,11 @@ fn cargo(root: &Path) -> Command {
 }
 
 fn has_nextest() -> bool {
-    Command::new(env!("CARGO")).args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new(env!("CARGO"))
+        .args(["nextest", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// Runs every check; `extra` is passed to the test runner (e.g. a test filter).
