@@ -5,8 +5,8 @@ use crate::run;
 use std::process::Command;
 
 /// Debian's Rust with its library source (for -Zbuild-std of the no_std guests),
-/// and iproute2 for the network tests.
-pub const PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "iproute2"];
+/// and iproute2, ping and curl for the network tests (namespaces, TAPs, traffic).
+pub const PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "iproute2", "iputils-ping", "curl"];
 
 fn missing() -> Vec<&'static str> {
     let out = Command::new("dpkg-query")
