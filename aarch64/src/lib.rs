@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod layout;
+pub mod mmio;
 pub mod onereg;
 pub mod paging;
 pub mod registers;

@@ -1,2 +1,106 @@
-//! AArch64 facade: not ported yet; building tender for aarch64 stops here with a clear message.
-compile_error!("tender's AArch64 vCPU support is not implemented yet (see the AArch64 issue)");
+//! AArch64: writes the ABI.md §4 page tables, initializes the vCPU through
+//! KVM_ARM_VCPU_INIT and one-reg writes, decodes MMIO hypercalls. The values
+//! themselves come from the `arch_aarch64` crate.
+
+use super::{ArchError, Exit};
+use crate::memory::GuestMemory;
+use arch_aarch64::mmio::{self, Access};
+use arch_aarch64::{onereg, paging, registers};
+use kvm_bindings::kvm_vcpu_init;
+use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
+
+/// ELF machine of images this host runs.
+pub const ELF_MACHINE: u16 = 183; // EM_AARCH64
+/// Human name of the architecture.
+pub const NAME: &str = "aarch64";
+/// Initial stack pointer gap below the top of guest memory.
+pub const STACK_TOP_GAP: u64 = arch_aarch64::layout::STACK_TOP_GAP;
+
+/// Checks the KVM capabilities this architecture needs.
+pub fn check_capabilities(kvm: &Kvm) -> Result<(), ArchError> {
+    if !kvm.check_extension(Cap::OneReg) {
+        return Err(ArchError::MissingCapability("KVM_CAP_ONE_REG"));
+    }
+    Ok(())
+}
+
+/// Writes the page tables into low guest memory.
+pub fn setup_memory(mem: &mut GuestMemory) -> Result<(), ArchError> {
+    let mut result = Ok(());
+    let size = mem.size();
+    paging::for_each_entry(size, |gpa, v| {
+        if result.is_ok() {
+            result = mem.write_u64(gpa, v);
+        }
+    });
+    Ok(result?)
+}
+
+/// Initializes the vCPU as the host's preferred target, then sets the MMU
+/// configuration and the entry registers.
+pub fn setup_vcpu(_kvm: &Kvm, vm: &VmFd, vcpu: &VcpuFd, entry: u64, mem_size: u64) -> Result<(), ArchError> {
+    let mut init = kvm_vcpu_init::default();
+    vm.get_preferred_target(&mut init).map_err(ArchError::PreferredTarget)?;
+    vcpu.vcpu_init(&init).map_err(ArchError::VcpuInit)?;
+    for r in registers::boot_registers(entry, mem_size) {
+        vcpu.set_one_reg(r.id, &r.value.to_le_bytes()).map_err(|e| ArchError::SetOneReg(r.name, e))?;
+    }
+    Ok(())
+}
+
+fn get_reg(vcpu: &VcpuFd, id: u64) -> Result<u64, kvm_ioctls::Error> {
+    let mut b = [0u8; 8];
+    vcpu.get_one_reg(id, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// This host's CNTFRQ_EL0, which is also what the guest reads: the register
+/// is set once by firmware and not virtualized.
+fn host_cntfrq() -> u64 {
+    let v: u64;
+    // SAFETY: reading CNTFRQ_EL0 has no side effect; Linux lets EL0 read it
+    // (directly, or by emulating the trapped MRS).
+    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// `cpu_cycle_freq` for boot info: CNTFRQ_EL0 in Hz, never 0. Read through
+/// KVM; kernels that do not expose the register through ONE_REG get the host's
+/// value, which is the same register.
+pub fn cpu_cycle_freq(vcpu: &VcpuFd) -> Result<u64, ArchError> {
+    let (freq, err) = match get_reg(vcpu, onereg::CNTFRQ_EL0) {
+        Ok(f) if f != 0 => return Ok(f),
+        Ok(_) => (host_cntfrq(), kvm_ioctls::Error::new(libc::EINVAL)),
+        Err(e) => (host_cntfrq(), e),
+    };
+    if freq == 0 {
+        return Err(ArchError::GetOneReg("CNTFRQ_EL0", err));
+    }
+    Ok(freq)
+}
+
+/// Decodes one exit; hypercalls are 4-byte writes to `0x1_0000_0000 + 8·nr`.
+pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
+    let mmio = |gpa, write, data: &[u8]| match mmio::classify(gpa, write, data) {
+        Access::Hypercall { nr, arg } => Exit::Hypercall { nr, arg: u64::from(arg) },
+        Access::Memory => Exit::Mmio { gpa, write, len: data.len() },
+        Access::Invalid(bad) => Exit::BadAccess(bad.to_string()),
+    };
+    match exit {
+        VcpuExit::MmioWrite(gpa, data) => mmio(gpa, true, data),
+        VcpuExit::MmioRead(gpa, data) => mmio(gpa, false, data),
+        VcpuExit::Hlt => Exit::Halted,
+        // PSCI SYSTEM_OFF/RESET and the like: the guest stopped without HALT.
+        VcpuExit::SystemEvent(..) | VcpuExit::Shutdown => Exit::Shutdown,
+        VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
+        VcpuExit::Intr => Exit::Interrupted,
+        // The suberror lives in kvm_run; the vCPU loop reads it.
+        VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
+        other => Exit::Unexpected(format!("{other:?}")),
+    }
+}
+
+/// The guest's program counter, for diagnostics.
+pub fn instruction_pointer(vcpu: &VcpuFd) -> Option<u64> {
+    get_reg(vcpu, onereg::PC).ok()
+}

@@ -53,6 +53,8 @@ pub enum ArchError {
     TscUnstable(#[source] kvm_ioctls::Error),
     #[error("Could not write the page tables")]
     Memory(#[from] crate::memory::MemoryError),
+    #[error("Could not get KVM's preferred vCPU target")]
+    PreferredTarget(#[source] kvm_ioctls::Error),
     #[error("Could not initialize the vCPU")]
     VcpuInit(#[source] kvm_ioctls::Error),
     #[error("Could not set register {0}")]
