@@ -1,7 +1,7 @@
 //! Network namespaces the tests create for themselves: TAPs and addresses live
 //! only inside them (10.0.0.0/24), and they are deleted even when a test fails.
 
-use std::process::{Child, Command};
+use std::process::Command;
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().unwrap_or_else(|e| panic!("could not run ip: {e}"));
@@ -66,15 +66,4 @@ pub fn netns_available(test: &str) -> bool {
         eprintln!("SKIP {test}: needs root, iproute2 and /dev/net/tun for network namespaces");
     }
     ok
-}
-
-/// A child process killed (and reaped) on drop, so a failing test leaves no guest running.
-#[derive(Debug)]
-pub struct KillOnDrop(pub Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

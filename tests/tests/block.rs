@@ -1,0 +1,159 @@
+//! Block devices on real files: the `blk` guest writes and verifies a pattern
+//! across the disk; the host checks the file, the capacity rules, a full disk,
+//! a SIGTERM mid-run, and 61 disks at once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tender_tests::craft::temp_file;
+use tender_tests::guest::Background;
+use tender_tests::{image, kvm_available, run_with_timeout, tender, Outcome};
+
+/// The byte the `blk` guest writes at disk offset `o` (see examples/blk).
+fn pattern(o: u64, block_size: u64) -> u8 {
+    ((o % 251) as u8) ^ ((o / block_size) as u8)
+}
+
+fn disk(test: &str, len: usize) -> PathBuf {
+    temp_file(test, "disk.img", &vec![0u8; len])
+}
+
+fn blk(args: &[&str], disk: &Path, sector: Option<u64>, guest_args: &[&str]) -> Outcome {
+    let mut c = Command::new(tender());
+    c.args(args).arg(format!("--block:storage={}", disk.display()));
+    if let Some(s) = sector {
+        c.arg(format!("--block-sector-size:storage={s}"));
+    }
+    c.arg(image("blk")).args(guest_args);
+    run_with_timeout(&mut c, Duration::from_secs(60))
+}
+
+fn assert_pattern(disk: &Path, block_size: u64) {
+    let data = std::fs::read(disk).unwrap();
+    for (o, b) in data.iter().enumerate() {
+        assert_eq!(*b, pattern(o as u64, block_size), "{}: byte {o} differs", disk.display());
+    }
+}
+
+#[test]
+fn blk_writes_and_verifies_the_whole_disk() {
+    if !kvm_available("blk_writes_and_verifies_the_whole_disk") {
+        return;
+    }
+    let d = disk("blk512", 1 << 20);
+    blk(&[], &d, None, &[]).expect_code(0).expect_stdout("SUCCESS");
+    assert_pattern(&d, 512);
+}
+
+#[test]
+fn blk_with_4096_byte_sectors() {
+    if !kvm_available("blk_with_4096_byte_sectors") {
+        return;
+    }
+    let d = disk("blk4096", 1 << 20);
+    blk(&[], &d, Some(4096), &[]).expect_code(0).expect_stdout("block size 4096").expect_stdout("SUCCESS");
+    assert_pattern(&d, 4096);
+}
+
+#[test]
+fn capacity_must_be_a_multiple_of_the_sector_size() {
+    let d = disk("blkodd", 4096 + 100);
+    blk(&[], &d, None, &[]).expect_code(1).expect_stderr("not a multiple of the block size 512");
+    let d = disk("blksmall", 2048);
+    blk(&[], &d, Some(4096), &[]).expect_code(1).expect_stderr("smaller than one 4096-byte block");
+}
+
+#[test]
+fn odd_sector_sizes_are_rejected() {
+    let d = disk("blkbadsector", 1 << 16);
+    let o = blk(&[], &d, Some(1000), &[]);
+    o.expect_code(1).expect_stderr("Malformed argument to --block-sector-size");
+    blk(&[], &d, Some(256), &[]).expect_code(1).expect_stderr("Malformed argument to --block-sector-size");
+}
+
+#[test]
+fn missing_disk_and_undeclared_devices_are_errors() {
+    let hello = image("hello");
+    blk(&[], Path::new("/nonexistent/disk.img"), None, &[])
+        .expect_code(1)
+        .expect_stderr("could not open /nonexistent/disk.img");
+    let o = run_with_timeout(Command::new(tender()).arg(image("blk")), Duration::from_secs(10));
+    o.expect_code(1).expect_stderr("not attached: 'storage'");
+    let d = disk("blkundeclared", 4096);
+    let o = run_with_timeout(
+        Command::new(tender()).arg(format!("--block:storage={}", d.display())).arg(&hello),
+        Duration::from_secs(10),
+    );
+    o.expect_code(1).expect_stderr("Resource not declared in manifest: 'storage'");
+}
+
+#[test]
+fn sigterm_keeps_acknowledged_writes() {
+    if !kvm_available("sigterm_keeps_acknowledged_writes") {
+        return;
+    }
+    let d = disk("blkterm", 1 << 20);
+    let mut guest = Background::start(
+        Command::new(tender()).arg(format!("--block:storage={}", d.display())).arg(image("blk")).arg("hold"),
+    );
+    guest.wait_for("WRITTEN", Duration::from_secs(60));
+    assert_eq!(guest.terminate(), Some(1), "{}", guest.stderr());
+    assert!(guest.stderr().contains("Exiting on signal 15"), "{}", guest.stderr());
+    assert_pattern(&d, 512);
+}
+
+#[test]
+fn full_disk_is_eunspec_not_a_crash() {
+    if !kvm_available("full_disk_is_eunspec_not_a_crash") {
+        return;
+    }
+    // A sparse 8 MiB file on a 1 MiB tmpfs: writes run out of space part way.
+    let dir = std::env::temp_dir().join(format!("tender-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tender-full"]).arg(&dir).status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        if std::env::var("TENDER_REQUIRE_KVM").as_deref() == Ok("1") {
+            panic!("full_disk_is_eunspec_not_a_crash: could not mount a tmpfs");
+        }
+        eprintln!("SKIP full_disk_is_eunspec_not_a_crash: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _guard = Unmount(dir.clone());
+    let d = dir.join("disk.img");
+    std::fs::File::create(&d).unwrap().set_len(8 << 20).unwrap();
+    let o = blk(&[], &d, None, &["fill"]);
+    o.expect_code(0).expect_stdout("EUNSPEC");
+    assert!(o.stderr.contains("No space left on device"), "the host logs the I/O error:\n{o}");
+}
+
+#[test]
+fn sixty_one_disks_and_two_nics_at_once() {
+    if !kvm_available("sixty_one_disks_and_two_nics_at_once")
+        || !tender_tests::netns::netns_available("sixty_one_disks_and_two_nics_at_once")
+    {
+        return;
+    }
+    let ns = tender_tests::netns::NetNs::new("multi");
+    ns.tap("tap0", Some("10.0.0.1/25"), None);
+    ns.tap("tap1", Some("10.0.0.129/25"), None);
+    let disks: Vec<PathBuf> = (1..=61).map(|i| temp_file("multi", &format!("disk{i}.img"), &[0u8; 512])).collect();
+    let mut c = ns.command(tender().to_str().unwrap());
+    for (i, d) in disks.iter().enumerate() {
+        c.arg(format!("--block:disk{}={}", i + 1, d.display()));
+    }
+    c.args(["--net:net0=tap0", "--net:net1=tap1"]).arg(image("multi"));
+    let o = run_with_timeout(&mut c, Duration::from_secs(60));
+    o.expect_code(0).expect_stdout("SUCCESS");
+    for (i, d) in disks.iter().enumerate() {
+        let data = std::fs::read(d).unwrap();
+        let name = format!("disk{}", i + 1);
+        assert_eq!(&data[..name.len()], name.as_bytes(), "{} holds its name", d.display());
+    }
+}
