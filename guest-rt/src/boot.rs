@@ -1,4 +1,5 @@
-//! From `_start` to `main`: boot info, CPU tables, clock origin, heap, exit.
+//! From `_start` to `main`: boot info, CPU tables, clock origin, heap, page
+//! tables, the drop to CPL 3, and exit.
 
 use crate::racy::RacyCell;
 use abi::bootinfo::BootInfo;
@@ -81,7 +82,15 @@ extern "C" fn guest_rt_boot(boot_info: u64) -> ! {
     };
     // SAFETY: no reader of BOOT has run yet (see `boot`).
     unsafe { *BOOT.get() = Boot { info, cmdline, tsc0 } };
-    crate::heap::init(info.mem_size);
+    let heap = crate::heap::init(info.mem_size);
+    // The page at the heap's top is the stack's guard.
+    crate::arch::init_memory(info.mem_size, heap.map(|(_, top)| top));
+    crate::arch::enter_user(user_main)
+}
+
+/// Runs the unikernel's `main` (unprivileged) and exits with its result.
+#[cfg(target_os = "none")]
+extern "C" fn user_main() -> ! {
     // SAFETY: `entry!` defines the symbol as a `fn() -> i32`; if the binary
     // lacks it the image does not link.
     let code = unsafe { __guest_rt_main() };

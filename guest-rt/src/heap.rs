@@ -210,18 +210,18 @@ mod guest {
         }
     }
 
-    /// Hands the memory between `_end` and the stack to the allocator (once, at boot).
-    pub(crate) fn init(mem_size: u64) {
+    /// Hands the memory between `_end` and the stack to the allocator (once, at
+    /// boot); returns the heap's range.
+    pub(crate) fn init(mem_size: u64) -> Option<(u64, u64)> {
         let end = core::ptr::addr_of!(_end) as u64;
-        let Some((start, top)) = heap_bounds(end, mem_size) else {
-            return;
-        };
+        let (start, top) = heap_bounds(end, mem_size)?;
         // SAFETY: called once before `main`; [start, top) is guest RAM above the
         // image and below the stack reserve, used by nothing else.
         unsafe {
             *HEAP.range.get() = (start, top);
             (*HEAP.list.get()).add_region(start as usize, (top - start) as usize);
         }
+        Some((start, top))
     }
 
     /// The heap's address range `[start, end)`.

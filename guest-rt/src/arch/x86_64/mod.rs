@@ -1,6 +1,8 @@
-//! x86_64 port: descriptor tables, trap stubs, the `out`-based hypercall, RDTSC.
+//! x86_64 port: descriptor and page tables, trap stubs, CPL 3 entry, the
+//! `out`-based hypercall, RDTSC.
 
 pub mod descriptors;
+pub mod paging;
 pub mod trapframe;
 
 #[cfg(target_os = "none")]
@@ -13,6 +15,8 @@ mod start;
 mod tables;
 #[cfg(target_os = "none")]
 mod traps;
+#[cfg(target_os = "none")]
+mod usermode;
 
 #[cfg(target_os = "none")]
 pub use cpu::{cycles, halt_forever};
@@ -21,3 +25,5 @@ pub use hypercall::hypercall;
 #[cfg(target_os = "none")]
 pub use tables::init_cpu;
 pub use trapframe::TrapFrame;
+#[cfg(target_os = "none")]
+pub use usermode::{enter_user, init_memory};

@@ -3,7 +3,7 @@
 
 use super::descriptors::{
     interrupt_gate, tss_descriptor, TablePointer, Tss, CODE_SELECTOR, DATA_SELECTOR, GDT_CODE, GDT_DATA,
-    GDT_ENTRIES, IDT_ENTRIES, TRAP_IST, TSS_SELECTOR, TSS_SIZE,
+    GDT_ENTRIES, GDT_USER_CODE, GDT_USER_DATA, IDT_ENTRIES, TRAP_IST, TSS_SELECTOR, TSS_SIZE,
 };
 use super::traps::trap_stub;
 use crate::racy::RacyCell;
@@ -21,21 +21,22 @@ struct TrapStack([u8; TRAP_STACK_SIZE]);
 
 static GDT: RacyCell<Gdt> = RacyCell::new(Gdt([0; GDT_ENTRIES]));
 static IDT: RacyCell<Idt> = RacyCell::new(Idt([[0; 2]; IDT_ENTRIES]));
-static TSS: RacyCell<Tss> = RacyCell::new(Tss::with_ist1(0));
+static TSS: RacyCell<Tss> = RacyCell::new(Tss::new(0));
 static TRAP_STACK: RacyCell<TrapStack> = RacyCell::new(TrapStack([0; TRAP_STACK_SIZE]));
 
-/// Builds and loads the GDT (with a TSS whose IST1 is the trap stack) and an IDT
-/// routing vectors 0-31 to the trap handler. Called once, first thing at boot.
+/// Builds and loads the GDT (kernel and user segments, and a TSS whose RSP0 and
+/// IST1 are the trap stack) and an IDT routing vectors 0-31 to the trap
+/// handler. Called once, first thing at boot.
 pub fn init_cpu() {
     let stack_top = TRAP_STACK.get() as u64 + TRAP_STACK_SIZE as u64;
     let tss = TSS.get();
     // SAFETY: runs once at boot before anything else reads these tables, on the
     // only vCPU with interrupts off, so these are the only references.
     let (gdt, idt) = unsafe {
-        *tss = Tss::with_ist1(stack_top);
+        *tss = Tss::new(stack_top);
         let gdt = &mut (*GDT.get()).0;
         let [tss_lo, tss_hi] = tss_descriptor(tss as u64, TSS_SIZE as u32 - 1);
-        *gdt = [0, GDT_CODE, GDT_DATA, tss_lo, tss_hi];
+        *gdt = [0, GDT_CODE, GDT_DATA, GDT_USER_CODE, GDT_USER_DATA, tss_lo, tss_hi];
         let idt = &mut (*IDT.get()).0;
         for (v, gate) in idt.iter_mut().enumerate() {
             *gate = interrupt_gate(trap_stub(v), CODE_SELECTOR, TRAP_IST);

@@ -101,14 +101,16 @@ impl TrapFrame {
         }
     }
 
-    /// Writes the report: one summary line, then the registers.
+    /// Writes the report: one summary line, then details and the registers.
+    /// `stack_guard` is the unmapped page under the stack, to name overflows.
     ///
     /// ```text
-    /// guest-rt: trap: vector 14 (#PF page fault), error code 0x2, rip 0x1012a4, cr2 0x8
-    /// guest-rt:   rsp 0x1ffffe70 rflags 0x10086 cs 0x8 ss 0x10
+    /// guest-rt: trap: vector 14 (#PF page fault), error code 0x6, rip 0x1012a4, cr2 0x8
+    /// guest-rt:   page fault: write, page not present, user mode
+    /// guest-rt:   rsp 0x1ffffe70 rflags 0x10086 cs 0x1b ss 0x23
     /// guest-rt:   rax 0x0 rbx 0x0 ...
     /// ```
-    pub fn write_report(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+    pub fn write_report(&self, w: &mut dyn fmt::Write, stack_guard: Option<(u64, u64)>) -> fmt::Result {
         let (mnemonic, what) = vector_name(self.vector);
         writeln!(
             w,
@@ -117,6 +119,9 @@ impl TrapFrame {
         )?;
         if self.vector == 14 {
             writeln!(w, "guest-rt:   page fault: {}", PfError(self.error_code))?;
+            if stack_guard.is_some_and(|(lo, hi)| (lo..hi).contains(&self.cr2)) {
+                writeln!(w, "guest-rt:   stack overflow: cr2 is in the guard page below the stack")?;
+            }
         }
         writeln!(
             w,
@@ -148,7 +153,8 @@ impl fmt::Display for PfError {
             "read"
         };
         let cause = if e & 0x1 != 0 { "protection violation" } else { "page not present" };
-        write!(f, "{access}, {cause}")
+        let mode = if e & 0x4 != 0 { "user mode" } else { "kernel mode" };
+        write!(f, "{access}, {cause}, {mode}")
     }
 }
 
@@ -157,24 +163,34 @@ mod tests {
     use super::*;
 
     fn page_fault() -> TrapFrame {
-        let mut raw = RawFrame { vector: 14, error_code: 2, rip: 0x1012a4, ..Default::default() };
+        let mut raw = RawFrame { vector: 14, error_code: 6, rip: 0x1012a4, ..Default::default() };
         raw.gprs[14] = 0xf15;
-        raw.cs = 8;
+        raw.cs = 0x1b;
         TrapFrame::from_raw(&raw, 0x8)
     }
 
     #[test]
     fn report_summary_line_names_vector_rip_and_cr2() {
         let mut s = String::new();
-        page_fault().write_report(&mut s).unwrap();
+        page_fault().write_report(&mut s, Some((0x1000, 0x2000))).unwrap();
         let first = s.lines().next().unwrap();
         assert_eq!(
             first,
-            "guest-rt: trap: vector 14 (#PF page fault), error code 0x2, rip 0x1012a4, cr2 0x8"
+            "guest-rt: trap: vector 14 (#PF page fault), error code 0x6, rip 0x1012a4, cr2 0x8"
         );
-        assert!(s.contains("page fault: write, page not present"));
+        assert!(s.contains("page fault: write, page not present, user mode\n"));
         assert!(s.contains(" r15 0xf15\n"));
-        assert!(s.contains(" cs 0x8 "));
+        assert!(s.contains(" cs 0x1b "));
+        assert!(!s.contains("stack overflow"));
+    }
+
+    #[test]
+    fn report_names_a_stack_overflow() {
+        let mut f = page_fault();
+        f.cr2 = 0x1ff0_0ff8;
+        let mut s = String::new();
+        f.write_report(&mut s, Some((0x1ff0_0000, 0x1ff0_1000))).unwrap();
+        assert!(s.contains("stack overflow"));
     }
 
     #[test]
@@ -183,7 +199,7 @@ mod tests {
         // SAFETY: TrapFrame is repr(C) plain u64s: its bytes are initialized.
         let bytes: &[u8; 512] = unsafe { &*(&f as *const TrapFrame as *const [u8; 512]) };
         assert_eq!(bytes[0], 14);
-        assert_eq!(bytes[8], 2);
+        assert_eq!(bytes[8], 6);
         assert_eq!(u64::from_le_bytes(bytes[16..24].try_into().unwrap()), 0x1012a4);
         assert_eq!(bytes[56], 8);
         assert_eq!(u64::from_le_bytes(bytes[176..184].try_into().unwrap()), 0xf15);

@@ -81,7 +81,7 @@ extern "C" fn guest_rt_trap(raw: &RawFrame) -> ! {
             *cookie = TrapFrame::from_raw(raw, read_cr2());
             &*cookie
         };
-        crate::console::report(|w| frame.write_report(w));
+        crate::console::report(|w| frame.write_report(w, super::usermode::stack_guard()));
     }
     crate::hypercall::halt(cookie as u64, crate::boot::EXIT_ABORT)
 }

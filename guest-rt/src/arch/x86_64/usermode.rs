@@ -1,0 +1,70 @@
+//! Drops to CPL 3 for `main`: loads the runtime's page tables (user bit set,
+//! stack guard page) and IRETQs into the entry function.
+//!
+//! Why: on kvm-pvm (ABI.md §8) guest code at CPL 0 is emulated instruction by
+//! instruction, while CPL 3 runs natively, thousands of times faster. On other
+//! KVMs CPL 3 costs nothing: hypercalls are still one `out` (the TSS I/O bitmap
+//! opens the hypercall ports), RDTSC is allowed (CR4.TSD is clear), and traps
+//! switch to the IST stack at CPL 0 as before.
+
+use super::descriptors::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
+use super::paging::{PageTables, PAGE};
+use crate::racy::RacyCell;
+use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::EMPTY);
+/// Address of the unmapped page under the stack (0: none).
+static STACK_GUARD: AtomicU64 = AtomicU64::new(0);
+
+/// Builds and loads the page tables for `mem_size` bytes, with the page at
+/// `stack_guard` left unmapped. Called once at boot, at CPL 0.
+pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
+    let tables = TABLES.get();
+    // SAFETY: called once at boot, before anything else uses TABLES.
+    let root = unsafe {
+        (*tables).build(mem_size, stack_guard);
+        (*tables).root()
+    };
+    STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
+    // SAFETY: the new tables identity-map all guest memory the runtime uses
+    // (image, stack, heap, boot info) with the same addresses as the tender's,
+    // so execution continues unchanged; they live in a static forever.
+    unsafe { asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
+}
+
+/// The page under the stack, if there is one: a fault there is a stack overflow.
+pub(crate) fn stack_guard() -> Option<(u64, u64)> {
+    match STACK_GUARD.load(Ordering::Relaxed) {
+        0 => None,
+        g => Some((g, g + PAGE)),
+    }
+}
+
+/// Continues at CPL 3 in `entry`, on the current stack, interrupts still off.
+pub fn enter_user(entry: extern "C" fn() -> !) -> ! {
+    // SAFETY: the GDT has the user selectors and the TSS (loaded by `init_cpu`),
+    // the page tables (`init_memory`) give CPL 3 access to all guest memory, and
+    // `entry` never returns, so abandoning this frame is fine. The stack pointer
+    // is set up as if `entry` had been called (RSP + 8 16-byte aligned).
+    unsafe {
+        asm!(
+            "mov ds, eax",
+            "mov es, eax",
+            "mov rsi, rsp",
+            "and rsi, -16",
+            "sub rsi, 8",
+            "push rax", // SS
+            "push rsi", // RSP
+            "push 0x2", // RFLAGS: IF = 0, IOPL = 0
+            "push rdx", // CS
+            "push rcx", // RIP
+            "iretq",
+            in("rax") u64::from(USER_DATA_SELECTOR),
+            in("rdx") u64::from(USER_CODE_SELECTOR),
+            in("rcx") entry,
+            in("rsi") 0u64,
+            options(noreturn),
+        )
+    }
+}
