@@ -9,3 +9,16 @@
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use self::x86_64::*;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use self::aarch64::*;
+
+// The AArch64 trap report and page tables are pure logic: unit-test them on any host.
+#[cfg(all(test, not(target_arch = "aarch64")))]
+#[path = "aarch64/paging.rs"]
+mod aarch64_paging;
+#[cfg(all(test, not(target_arch = "aarch64")))]
+#[path = "aarch64/trapframe.rs"]
+mod aarch64_trapframe;

@@ -1,0 +1,59 @@
+//! Switches to the runtime's page tables (with the stack guard page) and runs
+//! `main`.
+//!
+//! Unlike the x86_64 port, `main` stays at EL1: x86_64 drops to CPL 3 because
+//! kvm-pvm runs CPL 0 code slowly (ABI.md §8), which has no AArch64 counterpart,
+//! and EL0 would need EL0-accessible pages, PAN handling and counter access
+//! controls for no gain.
+
+use super::paging::{PageTables, PAGE};
+use crate::racy::RacyCell;
+use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+static TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::EMPTY);
+/// Address of the unmapped page under the stack (0: none).
+static STACK_GUARD: AtomicU64 = AtomicU64::new(0);
+
+/// Builds and loads the page tables for `mem_size` bytes, with the page at
+/// `stack_guard` left unmapped. Called once at boot.
+pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
+    let tables = TABLES.get();
+    // SAFETY: called once at boot, before anything else uses TABLES.
+    let root = unsafe {
+        (*tables).build(mem_size, stack_guard);
+        (*tables).root()
+    };
+    STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
+    // SAFETY: the new tables identity-map everything the runtime uses (image,
+    // stacks, heap, boot info, the hypercall window) at the same addresses and
+    // with the same attributes as the tender's, so execution continues
+    // unchanged; they live in a static forever. The DSB makes the table writes
+    // visible to the walker before TTBR0_EL1 changes; the TLB invalidation drops
+    // the tender's translations (ASID 0 throughout).
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "msr ttbr0_el1, {root}",
+            "isb",
+            "tlbi vmalle1",
+            "dsb ish",
+            "isb",
+            root = in(reg) root,
+            options(nostack, preserves_flags),
+        );
+    }
+}
+
+/// The page under the stack, if there is one: a fault there is a stack overflow.
+pub(crate) fn stack_guard() -> Option<(u64, u64)> {
+    match STACK_GUARD.load(Ordering::Relaxed) {
+        0 => None,
+        g => Some((g, g + PAGE)),
+    }
+}
+
+/// Runs `entry` (at EL1, see the module docs); it never returns.
+pub fn enter_user(entry: extern "C" fn() -> !) -> ! {
+    entry()
+}
