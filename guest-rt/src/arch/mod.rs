@@ -1,9 +1,12 @@
 //! Architecture facade: the rest of the runtime calls only these names.
 //!
 //! Each port (`arch/<arch>/`) provides, for `target_os = "none"`:
-//! `init_cpu()` (own descriptor tables and trap handlers), `hypercall(nr, &mut args)`,
-//! `cycles()` (the free-running counter scaled by `cpu_cycle_freq`) and
-//! `halt_forever()`; and, on every target, the `TrapFrame` saved at a HALT cookie.
+//! `init_cpu()` (own descriptor tables and trap handlers),
+//! `init_memory(mem_size, stack_guard)` (own page tables, the guard page unmapped),
+//! `enter_user(entry) -> !` (continue unprivileged: CPL 3 / EL0),
+//! `hypercall(nr, &mut args)`, `cycles()` (the free-running counter scaled by
+//! `cpu_cycle_freq`) and `halt_forever()`; and, on every target, the `TrapFrame`
+//! saved at a HALT cookie.
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
