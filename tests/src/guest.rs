@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A running tender.
@@ -12,12 +13,13 @@ pub struct Background {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
-fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+fn collect(mut r: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
     let buf = Arc::new(Mutex::new(String::new()));
     let sink = buf.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut chunk = [0u8; 4096];
         while let Ok(n) = r.read(&mut chunk) {
             if n == 0 {
@@ -26,7 +28,7 @@ fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
             sink.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk[..n]));
         }
     });
-    buf
+    (buf, reader)
 }
 
 impl Background {
@@ -38,9 +40,29 @@ impl Background {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
-        Background { child, stdout, stderr }
+        let (stdout, out_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, err_reader) = collect(child.stderr.take().unwrap());
+        Background { child, stdout, stderr, readers: vec![out_reader, err_reader] }
+    }
+
+    /// Waits for the process to exit (killing it and panicking after `timeout`)
+    /// and for all its output; returns the exit code.
+    pub fn finish(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for child") {
+                break status;
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("timed out after {timeout:?}; stdout so far:\n{}", self.stdout());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        status.code()
     }
 
     /// Everything printed on stdout so far.

@@ -5,9 +5,8 @@ pub mod craft;
 pub mod guest;
 pub mod netns;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The repository root.
@@ -80,41 +79,9 @@ impl std::fmt::Display for Outcome {
 /// Runs `cmd` to completion, killing it after `timeout`.
 pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Outcome {
     let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {cmd:?}: {e}"));
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).ok();
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).ok();
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            child.kill().ok();
-            let stdout = out_reader.join().unwrap_or_default();
-            panic!("{cmd:?} timed out after {timeout:?}; stdout so far:\n{stdout}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Outcome {
-        code: status.code(),
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    }
+    let mut process = guest::Background::start(cmd);
+    let code = process.finish(timeout);
+    Outcome { code, stdout: process.stdout(), stderr: process.stderr(), elapsed: start.elapsed() }
 }
 
 /// Runs the tender with `args` (options, image, guest args) and a 30 s timeout.

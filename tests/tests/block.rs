@@ -110,7 +110,8 @@ fn full_disk_is_eunspec_not_a_crash() {
     // A sparse 8 MiB file on a 1 MiB tmpfs: writes run out of space part way.
     let dir = std::env::temp_dir().join(format!("tender-full-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tender-full"]).arg(&dir).status();
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tender-full"]).arg(&dir).status();
     if !mounted.is_ok_and(|s| s.success()) {
         if std::env::var("TENDER_REQUIRE_KVM").as_deref() == Ok("1") {
             panic!("full_disk_is_eunspec_not_a_crash: could not mount a tmpfs");
@@ -143,7 +144,8 @@ fn sixty_one_disks_and_two_nics_at_once() {
     let ns = tender_tests::netns::NetNs::new("multi");
     ns.tap("tap0", Some("10.0.0.1/25"), None);
     ns.tap("tap1", Some("10.0.0.129/25"), None);
-    let disks: Vec<PathBuf> = (1..=61).map(|i| temp_file("multi", &format!("disk{i}.img"), &[0u8; 512])).collect();
+    let disks: Vec<PathBuf> =
+        (1..=61).map(|i| temp_file("multi", &format!("disk{i}.img"), &[0u8; 512])).collect();
     let mut c = ns.command(tender().to_str().unwrap());
     for (i, d) in disks.iter().enumerate() {
         c.arg(format!("--block:disk{}={}", i + 1, d.display()));

@@ -83,7 +83,7 @@ fn http_answers_a_hundred_requests_in_a_row_and_concurrently() {
             assert_eq!(h.join().unwrap(), "200");
         }
     });
-    let (_, code) = curl(&ns, "http://10.0.0.2/missing");
+    let (_, code) = curl(ns, "http://10.0.0.2/missing");
     assert_eq!(code, "404");
 }
 
