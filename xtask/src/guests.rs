@@ -103,7 +103,7 @@ fn built_dir(target_dir: &Path, triple: &str, release: bool) -> PathBuf {
 /// build: cargo's own variables for the running package, build overrides
 /// (target dir, target, flags, wrappers) and rustup's toolchain choice. Kept:
 /// CARGO_HOME and the network/registry/terminal settings.
-fn must_clear(name: &OsStr) -> bool {
+pub(crate) fn must_clear(name: &OsStr) -> bool {
     let Some(name) = name.to_str() else { return false };
     const KEEP: &[&str] = &["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_", "CARGO_TERM_"];
     const CLEAR: &[&str] = &[

@@ -3,9 +3,13 @@
 //! - `cargo xtask run hello [ARGS...]`: install what is missing, build, boot an example.
 //! - `cargo xtask build`: tender at `target/release/tender`, guests at
 //!   `target/unikernels/<arch>/<example>.hvt`.
-//! - `cargo xtask test`: every check and test (what CI runs).
+//! - `cargo xtask build --arch aarch64`: the static AArch64 tender at
+//!   `target/aarch64-unknown-linux-gnu/release/tender`, guests at `target/unikernels/aarch64/`.
+//! - `cargo xtask test`: every check and test (what CI runs), then the AArch64 suite.
+//! - `cargo xtask test x86_64 [FILTER]` / `cargo xtask test aarch64`: one architecture only.
 //! - `cargo xtask setup`: only install the Debian packages the guest build needs.
 
+mod aarch64;
 mod guests;
 mod setup;
 mod test;
@@ -19,8 +23,13 @@ commands:
   setup                 install the Debian packages the guest build needs (idempotent)
   build                 build tender (target/release/tender) and every example unikernel
                         (target/unikernels/x86_64/<example>.hvt)
+  build --arch aarch64  build the static AArch64 tender (target/aarch64-unknown-linux-gnu/
+                        release/tender) and the examples (target/unikernels/aarch64/)
   run EXAMPLE [ARGS..]  build, then boot examples/EXAMPLE with tender, passing ARGS
-  test                  build, then run lints, unit tests and the KVM integration tests
+  test                  build, then run lints, unit tests and the KVM integration tests,
+                        then the AArch64 tests in an arm64 VM under QEMU
+  test x86_64 [FILTER]  only the x86_64 part (FILTER goes to the test runner)
+  test aarch64          only the AArch64 tests in the arm64 VM
 ";
 
 /// The repository root (xtask lives one level below it).
@@ -60,6 +69,15 @@ fn build_all(root: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
     Ok((tender, images))
 }
 
+/// `build [--arch x86_64|aarch64]`.
+fn build_for(root: &Path, args: &[String]) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] | ["--arch", "x86_64"] | ["--arch=x86_64"] => build_all(root),
+        ["--arch", "aarch64"] | ["--arch=aarch64"] => aarch64::build(root),
+        _ => Err(format!("build takes no argument or --arch x86_64|aarch64, not {args:?}\n{USAGE}")),
+    }
+}
+
 fn run_example(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     let (name, guest_args) = args.split_first().ok_or("run needs an EXAMPLE name (e.g. hello)")?;
     if !guests::EXAMPLES.contains(&name.as_str()) {
@@ -81,7 +99,7 @@ fn main() -> ExitCode {
     let root = root();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup::ensure_packages().map(|_| ExitCode::SUCCESS),
-        Some("build") => build_all(&root).map(|(t, images)| {
+        Some("build") => build_for(&root, &args[1..]).map(|(t, images)| {
             println!("xtask: built {}", t.display());
             for i in images {
                 println!("xtask: built {}", i.display());
@@ -89,7 +107,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Some("run") => run_example(&root, &args[1..]),
-        Some("test") => build_all(&root).and_then(|_| test::run_all(&root, &args[1..])),
+        Some("test") => match args.get(1).map(String::as_str) {
+            Some("aarch64") => aarch64::test(&root).map(|_| ExitCode::SUCCESS),
+            Some("x86_64") => build_all(&root).and_then(|_| test::run_all(&root, &args[2..])),
+            None => build_all(&root)
+                .and_then(|_| test::run_all(&root, &[]))
+                .and_then(|_| aarch64::test(&root).map(|_| ExitCode::SUCCESS)),
+            Some(_) => build_all(&root).and_then(|_| test::run_all(&root, &args[1..])),
+        },
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -8,22 +8,35 @@ use std::process::Command;
 /// and iproute2, ping and curl for the network tests (namespaces, TAPs, traffic).
 pub const PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "iproute2", "iputils-ping", "curl"];
 
-fn missing() -> Vec<&'static str> {
+/// The packages of `wanted` that are not installed. A name with an `:arch`
+/// qualifier (a foreign architecture) must match exactly, as dpkg prints it.
+fn missing(wanted: &[&'static str]) -> Vec<&'static str> {
     let out = Command::new("dpkg-query")
-        .args(["-W", "-f=${Package} ${db:Status-Status}\\n"])
-        .args(PACKAGES)
+        .args(["-W", "-f=${binary:Package} ${db:Status-Status}\\n"])
+        .args(wanted)
         .output();
     let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
-    PACKAGES.iter().copied().filter(|p| !text.lines().any(|l| l == format!("{p} installed"))).collect()
+    let installed = |p: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_suffix(" installed"))
+            .any(|name| name == p || (!p.contains(':') && name.split(':').next() == Some(p)))
+    };
+    wanted.iter().copied().filter(|p| !installed(p)).collect()
 }
 
-fn is_root() -> bool {
+/// True when running as root (installing packages is possible).
+pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
 /// Installs whatever is missing, or says exactly what to run when not root.
 pub fn ensure_packages() -> Result<(), String> {
-    let missing = missing();
+    ensure(PACKAGES)
+}
+
+/// Installs whichever of `wanted` are missing (one `dpkg-query` when none is).
+pub fn ensure(wanted: &[&'static str]) -> Result<(), String> {
+    let missing = missing(wanted);
     if missing.is_empty() {
         return Ok(());
     }

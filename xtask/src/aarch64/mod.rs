@@ -1,0 +1,78 @@
+//! The AArch64 port's build and test: the static aarch64 tender and guests
+//! (`cargo xtask build --arch aarch64`), and the test suite run inside an arm64
+//! Linux VM under QEMU with nested KVM (`cargo xtask test aarch64`).
+
+mod cpio;
+mod debs;
+mod hostile;
+mod initramfs;
+mod qemu;
+mod toolchain;
+
+use crate::{guests, setup};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The guests' architecture name.
+const ARCH: &str = "aarch64";
+/// Host packages the VM test needs: QEMU for arm64 (gzip and dpkg are always there).
+const VM_PACKAGES: &[&str] = &["qemu-system-arm"];
+/// The whole VM run, boot to poweroff, must end within this.
+const VM_TIMEOUT: Duration = Duration::from_secs(12 * 60);
+
+/// Builds the static aarch64 tender and every example for aarch64; returns
+/// their paths.
+pub fn build(root: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    setup::ensure_packages()?;
+    toolchain::ensure_packages()?;
+    let tender = toolchain::build_tender(root)?;
+    println!("xtask: building the example unikernels for {ARCH}");
+    let images = guests::build_guests(root, ARCH, true)?;
+    Ok((tender, images))
+}
+
+/// Builds, then boots the arm64 VM and runs the test script in it. Ok only if
+/// the VM reports every test passed.
+pub fn test(root: &Path) -> Result<(), String> {
+    let start = Instant::now();
+    let (tender, images) = build(root)?;
+    setup::ensure(VM_PACKAGES)?;
+    let cache = root.join("target").join("aarch64-vm-cache");
+    let kernel_dir = debs::unpack(&cache, &debs::fetch_kernel(&cache)?)?;
+    let kernel = debs::kernel_files(&kernel_dir)?;
+    let busybox_dir = debs::unpack(&cache, &debs::fetch(&cache, debs::BUSYBOX)?)?;
+
+    let foreign: Vec<PathBuf> =
+        [root.join("target/unikernels/x86_64/hello.hvt")].into_iter().filter(|p| p.is_file()).collect();
+    let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
+    for c in hostile::cases() {
+        extra.push((format!("images/hostile/{}.{}.hvt", c.name, c.status), c.image));
+        extra.push((format!("images/hostile/{}.expect", c.name), c.expect.as_bytes().to_vec()));
+    }
+    extra.push(("images/hostile-spin.hvt".to_string(), hostile::spin()));
+    let initrd = root.join("target").join("aarch64-vm-initrd.gz");
+    let contents = initramfs::Contents {
+        busybox: &busybox_dir.join("bin").join("busybox"),
+        tender: &tender,
+        images: &images,
+        foreign_images: &foreign,
+        extra: &extra,
+        modules: &kernel.modules,
+    };
+    initramfs::write(&contents, &initrd)?;
+    println!(
+        "xtask: booting arm64 Linux ({}) under qemu-system-aarch64 with nested KVM; build took {} s",
+        kernel.image.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
+        start.elapsed().as_secs()
+    );
+    let vm_start = Instant::now();
+    let verdict = qemu::run(qemu::command(&kernel.image, &initrd), VM_TIMEOUT)?;
+    println!(
+        "xtask: aarch64 VM: {} passed, {} failed in {} s (whole aarch64 test {} s)",
+        verdict.passed.len(),
+        verdict.failed.len(),
+        vm_start.elapsed().as_secs(),
+        start.elapsed().as_secs()
+    );
+    verdict.check()
+}

@@ -1,0 +1,149 @@
+//! Boots the arm64 test VM under qemu-system-aarch64 (TCG, with EL2 emulated so
+//! the guest kernel has KVM: shared/TOOLCHAIN.md §3), shows its console, and
+//! turns the test script's verdict lines into a result.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Prefix of every line the test script prints for the host.
+pub const MARK: &str = "aarch64-vm:";
+
+/// The QEMU command line: `virt` with virtualization and GICv3, the `max` CPU,
+/// serial console on stdio, no reboot (a panic or poweroff ends QEMU).
+pub fn command(kernel: &Path, initrd: &Path) -> Command {
+    let mut c = Command::new("qemu-system-aarch64");
+    c.args(["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max", "-smp", "2", "-m", "2048"])
+        .args(["-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio"])
+        .arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", "console=ttyAMA0 panic=-1 quiet"]);
+    c
+}
+
+/// What the test script reported.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: Vec<String>,
+    pub failed: Vec<String>,
+    /// The script's own `N passed, M failed` line, if it got that far.
+    pub summary: Option<(usize, usize)>,
+}
+
+impl Verdict {
+    /// Takes in one console line.
+    pub fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim_end_matches('\r').split_once(MARK).map(|(_, r)| r.trim()) else {
+            return;
+        };
+        if let Some(name) = rest.strip_prefix("PASS ") {
+            self.passed.push(name.trim().to_string());
+        } else if let Some(name) = rest.strip_prefix("FAIL ") {
+            self.failed.push(name.split(':').next().unwrap_or(name).trim().to_string());
+        } else if let Some((p, f)) = rest.split_once(" passed, ") {
+            if let (Ok(p), Some(Ok(f))) =
+                (p.trim().parse(), f.strip_suffix(" failed").map(|f| f.trim().parse()))
+            {
+                self.summary = Some((p, f));
+            }
+        }
+    }
+
+    /// Ok when the script finished, nothing failed, and the counts agree.
+    pub fn check(&self) -> Result<(), String> {
+        let Some((p, f)) = self.summary else {
+            return Err(format!(
+                "the VM ended without its summary line ({} passed, {} failed before that)",
+                self.passed.len(),
+                self.failed.len()
+            ));
+        };
+        if (p, f) != (self.passed.len(), self.failed.len()) {
+            return Err(format!(
+                "the summary says {p} passed, {f} failed, but the console showed {} and {}",
+                self.passed.len(),
+                self.failed.len()
+            ));
+        }
+        if f > 0 || p == 0 {
+            return Err(format!("{p} passed, {f} failed: {}", self.failed.join(", ")));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the VM to its end (or kills it after `timeout`), echoing its console.
+pub fn run(mut cmd: Command, timeout: Duration) -> Result<Verdict, String> {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("could not start qemu-system-aarch64: {e}"))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut verdict = Verdict::default();
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                println!("vm| {line}");
+                verdict.add_line(&line);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("the VM did not finish within {} s", timeout.as_secs()));
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("qemu-system-aarch64: {e}"))?;
+    if !status.success() {
+        println!("xtask: qemu-system-aarch64 exited with {status}");
+    }
+    Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(text: &str) -> Verdict {
+        let mut v = Verdict::default();
+        text.lines().for_each(|l| v.add_line(l));
+        v
+    }
+
+    #[test]
+    fn passes_only_with_a_matching_summary_and_no_failure() {
+        let ok = verdict("[ 1.0] boot\r\naarch64-vm: PASS hello\r\naarch64-vm: PASS time\naarch64-vm: 2 passed, 0 failed\n");
+        assert_eq!(ok.passed, ["hello", "time"]);
+        assert_eq!(ok.summary, Some((2, 0)));
+        assert!(ok.check().is_ok());
+
+        let failed = verdict("aarch64-vm: PASS a\naarch64-vm: FAIL fault: exit status 1, expected 255\naarch64-vm: 1 passed, 1 failed\n");
+        assert_eq!(failed.failed, ["fault"]);
+        assert!(failed.check().unwrap_err().contains("fault"));
+
+        let cut = verdict("aarch64-vm: PASS a\n[ 9.9] Kernel panic\n");
+        assert!(cut.check().unwrap_err().contains("without its summary"));
+
+        let lying = verdict("aarch64-vm: PASS a\naarch64-vm: 2 passed, 0 failed\n");
+        assert!(lying.check().is_err());
+        assert!(verdict("aarch64-vm: 0 passed, 0 failed\n").check().is_err());
+    }
+}
