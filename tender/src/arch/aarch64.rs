@@ -65,8 +65,8 @@ fn host_cntfrq() -> u64 {
 }
 
 /// `cpu_cycle_freq` for boot info: CNTFRQ_EL0 in Hz, never 0. Read through
-/// KVM; kernels that do not expose the register through ONE_REG get the host's
-/// value, which is the same register.
+/// KVM where the kernel exposes it through ONE_REG; Linux 6.1, for one, answers
+/// ENOENT, and then the host's own CNTFRQ_EL0 is the value (the same register).
 pub fn cpu_cycle_freq(vcpu: &VcpuFd) -> Result<u64, ArchError> {
     let (freq, err) = match get_reg(vcpu, onereg::CNTFRQ_EL0) {
         Ok(f) if f != 0 => return Ok(f),
