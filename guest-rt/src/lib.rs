@@ -17,26 +17,41 @@
 //!
 //! The runtime owns everything between the tender's jump to `_start` and the
 //! final HALT: its own GDT/TSS/IDT with trap reports, the console, clocks, the
-//! heap, the command line and the manifest copy. Everything that touches the CPU
+//! heap, the command line and the manifest copy; and it gives `main` the
+//! devices: [`block`], [`net`], [`poll`], and with the `smoltcp` feature a
+//! TCP/IP stack on a net device ([`smoltcp_device`], [`netstack`]). Everything that touches the CPU
 //! sits behind `cfg(target_os = "none")`; the logic around it unit-tests on the host.
 #![cfg_attr(not(test), no_std)]
 // Helpers used only by the target-only glue look dead in host builds.
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
+#[cfg(feature = "smoltcp")]
+extern crate alloc;
+
 pub use abi;
+#[cfg(feature = "smoltcp")]
+pub use smoltcp;
 
 pub mod arch;
 pub mod args;
+pub mod block;
 mod boot;
 pub mod clock;
 pub mod console;
 pub mod heap;
 pub mod hypercall;
+pub mod io;
 mod macros;
 pub mod manifest;
+pub mod net;
+#[cfg(feature = "smoltcp")]
+pub mod netstack;
 #[cfg(target_os = "none")]
 mod panic;
+pub mod poll;
 mod racy;
+#[cfg(feature = "smoltcp")]
+pub mod smoltcp_device;
 
 pub use args::args;
 pub use boot::boot_info;

@@ -5,10 +5,16 @@
 //! `RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1`, in `examples/` (whose
 //! `.cargo/config.toml` adds the static relocation model and guest-rt's linker
 //! script), with a linker found on this machine, its own target directory
-//! `target/guest-build`, and none of the host cargo's environment. The standard
-//! library's dependencies come from the source package's `vendor/` directory, so
-//! the build needs no network. Each binary is then copied to
-//! `target/unikernels/<arch>/<example>.hvt`.
+//! `target/guest-build`, and none of the host cargo's environment. Each binary
+//! is then copied to `target/unikernels/<arch>/<example>.hvt`.
+//!
+//! Crates from crates.io come from one local directory source, so Debian's cargo
+//! builds offline: `target/guest-vendor/source` holds the standard library's
+//! dependencies (the source package's `vendor/`) next to the examples' own
+//! (smoltcp and its dependencies, pinned by the committed `examples/Cargo.lock`),
+//! which the host's cargo vendors into `target/guest-vendor/crates` when the lock
+//! file changes (the only step that may need the network). Nothing third-party
+//! is committed.
 
 use std::env;
 use std::ffi::OsStr;
@@ -17,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The example unikernels, in the order they are built and listed.
-pub const EXAMPLES: &[&str] = &["hello", "time", "abort", "fault", "globals"];
+pub const EXAMPLES: &[&str] =
+    &["hello", "time", "abort", "fault", "globals", "blk", "ping", "http", "echo", "multi"];
 
 /// Architectures guest-rt has a port for.
 const PORTED_ARCHES: &[&str] = &["x86_64", "aarch64"];
@@ -54,9 +61,10 @@ pub fn build_guests(root: &Path, arch: &str, release: bool) -> Result<Vec<PathBu
         .args(["-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"])
         .arg("--target-dir")
         .arg(&target_dir);
-    let vendor = Path::new(STD_SOURCE).join("vendor");
-    if vendor.is_dir() {
-        cmd.arg("--offline").args(vendor_config(&vendor));
+    let std_vendor = Path::new(STD_SOURCE).join("vendor");
+    if std_vendor.is_dir() {
+        let source = guest_sources(root, &std_vendor)?;
+        cmd.arg("--offline").args(vendor_config(&source));
     }
     if release {
         cmd.arg("--release");
@@ -123,14 +131,81 @@ pub(crate) fn must_clear(name: &OsStr) -> bool {
         && !KEEP.iter().any(|k| name == *k || (k.ends_with('_') && name.starts_with(k)))
 }
 
-/// `--config` arguments that take crates.io crates (the standard library's
-/// dependencies) from the vendored copy shipped with the library source.
-fn vendor_config(vendor: &Path) -> [String; 4] {
+/// The directory source of every crates.io crate the guest build uses (see the
+/// module docs): the examples' crates vendored by the host's cargo (again only
+/// when `examples/Cargo.lock` changed), merged by symlinks with `std_vendor`.
+fn guest_sources(root: &Path, std_vendor: &Path) -> Result<PathBuf, String> {
+    let base = root.join("target").join("guest-vendor");
+    let crates = base.join("crates");
+    let stamp = base.join("vendored-from-Cargo.lock");
+    let lock_path = root.join("examples").join("Cargo.lock");
+    let lock = fs::read(&lock_path).map_err(|e| format!("could not read {}: {e}", lock_path.display()))?;
+    if fs::read(&stamp).ok().as_ref() != Some(&lock) || !crates.is_dir() {
+        vendor_examples(root, &crates)?;
+        fs::write(&stamp, &lock).map_err(|e| format!("could not write {}: {e}", stamp.display()))?;
+    }
+    let merged = base.join("source");
+    merge_sources(&[std_vendor, &crates], &merged)?;
+    Ok(merged)
+}
+
+/// `cargo vendor` of the examples' crates.io dependencies into `into`, with the
+/// cargo running xtask (rustup's: it can fetch; `--locked`: the committed lock
+/// file decides every version).
+fn vendor_examples(root: &Path, into: &Path) -> Result<(), String> {
+    println!("xtask: vendoring the examples' crates.io dependencies into {}", into.display());
+    let mut cmd = Command::new(env!("CARGO"));
+    for (name, _) in env::vars_os() {
+        if must_clear(&name) {
+            cmd.env_remove(&name);
+        }
+    }
+    let out = cmd
+        .current_dir(root.join("examples"))
+        .args(["vendor", "--locked", "--versioned-dirs", "--quiet"])
+        .arg(into)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not start {}: {e}", env!("CARGO")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo vendor for the examples failed ({}); it needs crates.io once per change of \
+             examples/Cargo.lock",
+            out.status
+        ));
+    }
+    Ok(())
+}
+
+/// Makes `merged` a directory with a symlink to every crate directory of
+/// `sources`; the first source wins a name both have (same name and version,
+/// with `--versioned-dirs`: the same crate).
+fn merge_sources(sources: &[&Path], merged: &Path) -> Result<(), String> {
+    let err = |what: &str, p: &Path, e: std::io::Error| format!("could not {what} {}: {e}", p.display());
+    if merged.exists() {
+        fs::remove_dir_all(merged).map_err(|e| err("remove", merged, e))?;
+    }
+    fs::create_dir_all(merged).map_err(|e| err("create", merged, e))?;
+    for source in sources {
+        for entry in fs::read_dir(source).map_err(|e| err("read", source, e))? {
+            let entry = entry.map_err(|e| err("read", source, e))?;
+            let link = merged.join(entry.file_name());
+            if entry.path().join("Cargo.toml").is_file() && !link.exists() {
+                std::os::unix::fs::symlink(entry.path(), &link).map_err(|e| err("create", &link, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--config` arguments that take crates.io crates from the directory source
+/// `source` (see [`guest_sources`]).
+fn vendor_config(source: &Path) -> [String; 4] {
     [
         "--config".to_string(),
-        "source.crates-io.replace-with='rust-std-vendor'".to_string(),
+        "source.crates-io.replace-with='guest-vendor'".to_string(),
         "--config".to_string(),
-        format!("source.rust-std-vendor.directory='{}'", vendor.display()),
+        format!("source.guest-vendor.directory='{}'", source.display()),
     ]
 }
 
@@ -203,6 +278,27 @@ mod tests {
         {
             assert!(!must_clear(OsStr::new(name)), "{name} should be kept");
         }
+    }
+
+    #[test]
+    fn merged_source_links_every_crate_once() {
+        let dir = env::temp_dir().join(format!("xtask-merge-{}", std::process::id()));
+        let (std_vendor, crates, merged) = (dir.join("std"), dir.join("crates"), dir.join("source"));
+        for (src, name) in
+            [(&std_vendor, "cfg-if-1.0.4"), (&crates, "cfg-if-1.0.4"), (&crates, "smoltcp-0.14.0")]
+        {
+            fs::create_dir_all(src.join(name)).unwrap();
+            fs::write(src.join(name).join("Cargo.toml"), format!("# {}", src.display())).unwrap();
+        }
+        fs::create_dir_all(crates.join("not-a-crate")).unwrap();
+        fs::create_dir_all(merged.join("stale-1.0.0")).unwrap();
+        merge_sources(&[&std_vendor, &crates], &merged).unwrap();
+        let mut names: Vec<String> =
+            fs::read_dir(&merged).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["cfg-if-1.0.4", "smoltcp-0.14.0"]);
+        assert_eq!(fs::read_link(merged.join("cfg-if-1.0.4")).unwrap(), std_vendor.join("cfg-if-1.0.4"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! http: an HTTP/1.1 server on port 80 of its net device "service", at
+//! 10.0.0.2/24 or at the address given as its first argument, until killed.
+//!
+//! `GET /` is a small page, `GET /stats` the number of requests served, any
+//! other path 404; every answer closes its connection. Eight connections are
+//! served at once (one listening socket each, listening again once closed).
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec;
+use alloc::vec::Vec;
+use guest_rt::net::NetDevice;
+use guest_rt::netstack::{cidr_arg, Stack, IDLE_NS};
+use guest_rt::println;
+use guest_rt::smoltcp::iface::SocketHandle;
+use guest_rt::smoltcp::socket::tcp::{Socket, SocketBuffer, State};
+use guest_rt::smoltcp::wire::{Ipv4Address, Ipv4Cidr};
+use http_core::{parse, respond, Head, MAX_HEAD};
+
+guest_rt::manifest!(net "service");
+guest_rt::entry!(main);
+
+const DEFAULT_CIDR: Ipv4Cidr = Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24);
+const PORT: u16 = 80;
+/// Connections served at once.
+const SOCKETS: usize = 8;
+const RX_BUFFER: usize = 4 << 10;
+const TX_BUFFER: usize = 8 << 10;
+/// Print the request count every this many requests (printing costs an exit).
+const REPORT_EVERY: u64 = 100;
+
+/// One listening socket and the request it is serving.
+struct Conn {
+    handle: SocketHandle,
+    request: Vec<u8>,
+    response: Vec<u8>,
+    sent: usize,
+    answered: bool,
+}
+
+impl Conn {
+    fn reset(&mut self) {
+        self.request.clear();
+        self.response.clear();
+        self.sent = 0;
+        self.answered = false;
+    }
+}
+
+fn main() -> i32 {
+    let Some(nic) = NetDevice::find("service") else {
+        println!("http: no net device 'service' in the manifest copy");
+        return 1;
+    };
+    let cidr = match cidr_arg(guest_rt::args().next(), DEFAULT_CIDR) {
+        Ok(c) => c,
+        Err(bad) => {
+            println!("http: '{bad}' is not an address like 10.0.0.2/24");
+            return 1;
+        }
+    };
+    println!("service: mac {} mtu {}", nic.mac(), nic.mtu());
+    let mut stack = Stack::new(nic, cidr);
+    let mut conns: Vec<Conn> = (0..SOCKETS)
+        .map(|_| {
+            let mut s =
+                Socket::new(SocketBuffer::new(vec![0; RX_BUFFER]), SocketBuffer::new(vec![0; TX_BUFFER]));
+            let _ = s.listen(PORT);
+            let handle = stack.sockets.add(s);
+            Conn { handle, request: Vec::new(), response: Vec::new(), sent: 0, answered: false }
+        })
+        .collect();
+    println!("ready: serving http://{}/ ({SOCKETS} connections at once)", cidr.address());
+    let mut served = 0u64;
+    loop {
+        stack.poll();
+        for c in conns.iter_mut() {
+            if serve(stack.sockets.get_mut::<Socket>(c.handle), c, &mut served)
+                && served.is_multiple_of(REPORT_EVERY)
+            {
+                println!("served {served} requests");
+            }
+        }
+        stack.wait(IDLE_NS);
+    }
+}
+
+/// Moves one connection along: read the request head, queue the answer, close
+/// once it is all queued, listen again once closed. Returns whether a request
+/// was answered just now.
+fn serve(s: &mut Socket, c: &mut Conn, served: &mut u64) -> bool {
+    if !s.is_open() {
+        // Closed, or TIME-WAIT after our close: ready for the next client.
+        c.reset();
+        let _ = s.listen(PORT);
+        return false;
+    }
+    let mut answered_now = false;
+    if !c.answered {
+        if s.can_recv() {
+            let _ = s.recv(|b| {
+                let keep = b.len().min(MAX_HEAD.saturating_sub(c.request.len()));
+                c.request.extend_from_slice(&b[..keep]);
+                (b.len(), ())
+            });
+        }
+        let head = parse(&c.request);
+        match head {
+            Head::Incomplete => {
+                if s.state() == State::CloseWait {
+                    s.close(); // the client left without a whole request
+                }
+                return false;
+            }
+            Head::Request { .. } => {
+                *served += 1;
+                answered_now = true;
+            }
+            Head::Bad | Head::TooLarge => {}
+        }
+        c.response = respond(&head, *served);
+        c.answered = true;
+    }
+    if c.sent < c.response.len() && s.can_send() {
+        c.sent += s.send_slice(&c.response[c.sent..]).unwrap_or(0);
+        if c.sent == c.response.len() {
+            s.close();
+        }
+    }
+    answered_now
+}
