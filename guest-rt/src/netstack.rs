@@ -41,7 +41,7 @@ mod guest {
     use crate::smoltcp_device::NetPhy;
     use crate::{clock, poll};
     use alloc::vec::Vec;
-    use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
+    use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketSet};
     use smoltcp::time::Instant;
     use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Cidr};
 
@@ -58,11 +58,16 @@ mod guest {
         pub iface: Interface,
         /// The sockets served on it.
         pub sockets: SocketSet<'static>,
+        /// POLL hypercalls made in [`wait`] for this stack.
+        polls: u64,
     }
 
     impl core::fmt::Debug for Stack {
         fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            f.debug_struct("Stack").field("phy", &self.phy).finish_non_exhaustive()
+            f.debug_struct("Stack")
+                .field("phy", &self.phy)
+                .field("polls", &self.polls)
+                .finish_non_exhaustive()
         }
     }
 
@@ -78,7 +83,7 @@ mod guest {
                 // One address on a fresh interface always fits.
                 let _ = addrs.push(IpCidr::Ipv4(cidr));
             });
-            Stack { phy, iface, sockets: SocketSet::new(Vec::new()) }
+            Stack { phy, iface, sockets: SocketSet::new(Vec::new()), polls: 0 }
         }
 
         /// Runs smoltcp once: takes in every pending frame, sends everything the
@@ -87,10 +92,42 @@ mod guest {
             self.iface.poll(now(), &mut self.phy, &mut self.sockets) == PollResult::SocketStateChanged
         }
 
+        /// [`poll`](Self::poll), calling `changed` after each incoming frame
+        /// that may have changed a socket's state, before the next frame is
+        /// taken in: e.g. to listen again on a socket that just closed, so a
+        /// client's next SYN in the same batch finds a listener, not a reset.
+        pub fn poll_with(&mut self, mut changed: impl FnMut(&mut SocketSet<'static>)) -> bool {
+            let t = now();
+            self.iface.poll_maintenance(t);
+            let mut any = false;
+            loop {
+                match self.iface.poll_ingress_single(t, &mut self.phy, &mut self.sockets) {
+                    PollIngressSingleResult::None => break,
+                    PollIngressSingleResult::PacketProcessed => {}
+                    PollIngressSingleResult::SocketStateChanged => {
+                        any = true;
+                        changed(&mut self.sockets);
+                    }
+                }
+            }
+            while self.iface.poll_egress(t, &mut self.phy, &mut self.sockets)
+                == PollResult::SocketStateChanged
+            {
+                any = true;
+            }
+            any
+        }
+
         /// Nanoseconds until smoltcp wants to run again (0: now), or `None` when
         /// only an incoming frame can give it work.
         pub fn delay_ns(&mut self) -> Option<u64> {
             self.iface.poll_delay(now(), &self.sockets).map(|d| micros_to_ns(d.total_micros()))
+        }
+
+        /// How many POLLs [`wait`] made for this stack (with the frame counters
+        /// of `phy.stats()`, the exits it cost).
+        pub fn polls(&self) -> u64 {
+            self.polls
         }
 
         /// [`wait`] for this stack alone.
@@ -114,6 +151,7 @@ mod guest {
         for s in stacks.iter_mut() {
             let handle = s.phy.link().handle();
             s.phy.set_readable(ready.contains(handle));
+            s.polls += 1;
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Frames sent.
     pub tx_frames: u64,
+    /// Receives that found no frame pending (each still cost an exit).
+    pub rx_empty: u64,
     /// Receives the host failed (`EINVAL`/`EUNSPEC`).
     pub rx_errors: u64,
     /// Sends the host failed; the frame is lost, as on a real wire.
@@ -146,6 +148,7 @@ impl<L: Link> phy::Device for NetPhy<L> {
                 Some((rx, TxToken { link: &mut self.link, buf: &mut self.tx, stats: &mut self.stats }))
             }
             Ok(None) => {
+                self.stats.rx_empty += 1;
                 self.readable = false;
                 None
             }
@@ -240,7 +243,7 @@ mod tests {
         assert_eq!(p.link().recvs, 3);
         p.set_readable(true);
         assert_eq!(p.receive(now()).unwrap().0.consume(|f| f.to_vec()), b"three");
-        assert_eq!(p.stats().rx_frames, 3);
+        assert_eq!((p.stats().rx_frames, p.stats().rx_empty), (3, 1));
     }
 
     #[test]
@@ -253,6 +256,6 @@ mod tests {
         assert_eq!(p.link().sent, [b"pong!!".to_vec(), vec![1u8; 60]]);
         p.link.fail_send = true;
         p.transmit(now()).unwrap().consume(60, |_| ());
-        assert_eq!(p.stats(), Stats { rx_frames: 1, tx_frames: 2, rx_errors: 0, tx_errors: 1 });
+        assert_eq!(p.stats(), Stats { rx_frames: 1, tx_frames: 2, rx_empty: 0, rx_errors: 0, tx_errors: 1 });
     }
 }

@@ -53,6 +53,7 @@ fn main() -> i32 {
     println!("ready: echo on {}:{PORT}", cidr.address());
     loop {
         stack.poll();
+        let mut closed = false;
         for &h in &handles {
             let s = stack.sockets.get_mut::<Socket>(h);
             if !s.is_open() {
@@ -64,7 +65,18 @@ fn main() -> i32 {
             if s.state() == State::CloseWait && s.recv_queue() == 0 && s.send_queue() == 0 {
                 // The client is done and has everything back.
                 s.close();
+                closed = true;
             }
+        }
+        if closed {
+            let st = stack.phy.stats();
+            println!(
+                "connection closed; so far: {} frames in, {} out, {} empty reads, {} POLLs",
+                st.rx_frames,
+                st.tx_frames,
+                st.rx_empty,
+                stack.polls()
+            );
         }
         stack.wait(IDLE_NS);
     }
