@@ -19,8 +19,9 @@
 //! final HALT: its own GDT/TSS/IDT with trap reports, the console, clocks, the
 //! heap, the command line and the manifest copy; and it gives `main` the
 //! devices: [`block`], [`net`], [`poll`], and with the `smoltcp` feature a
-//! TCP/IP stack on a net device ([`smoltcp_device`], [`netstack`]). Everything that touches the CPU
-//! sits behind `cfg(target_os = "none")`; the logic around it unit-tests on the host.
+//! TCP/IP stack on a net device (`smoltcp_device`, `netstack`). Everything that
+//! touches the CPU sits behind `cfg(target_os = "none")`; the logic around it
+//! unit-tests on the host.
 #![cfg_attr(not(test), no_std)]
 // Helpers used only by the target-only glue look dead in host builds.
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]

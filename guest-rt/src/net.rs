@@ -8,7 +8,7 @@
 //! if let Some(len) = nic.recv(&mut frame)? { /* frame[..len] */ }
 //! ```
 //!
-//! With the `smoltcp` feature, [`crate::smoltcp_device`] puts a TCP/IP stack on it.
+//! With the `smoltcp` feature, `smoltcp_device` puts a TCP/IP stack on it.
 
 use crate::manifest::{self, Device, DeviceKind};
 use core::fmt;

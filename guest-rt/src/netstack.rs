@@ -1,5 +1,5 @@
 //! A network stack for guests (feature `smoltcp`): smoltcp's interface and
-//! sockets on a net device, and a [`wait`] that sleeps in POLL until smoltcp
+//! sockets on a net device, and a `wait` that sleeps in POLL until smoltcp
 //! next needs to run or a frame arrives.
 //!
 //! ```ignore
@@ -14,7 +14,7 @@
 
 use smoltcp::wire::Ipv4Cidr;
 
-/// How long [`wait`] sleeps at most when smoltcp has no timer running.
+/// How long `wait` sleeps at most when smoltcp has no timer running.
 pub const IDLE_NS: u64 = 10 * crate::clock::NANOS_PER_SEC;
 
 /// The address given on the command line (`10.0.0.77/24`), or `default`;

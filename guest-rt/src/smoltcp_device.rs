@@ -4,7 +4,7 @@
 //!
 //! smoltcp's `Interface::poll` receives until the device has nothing more, so
 //! each poll drains every pending frame; the readiness hint then stays off until
-//! [`NetPhy::set_readable`] is told otherwise (by [`crate::netstack::wait`]).
+//! [`NetPhy::set_readable`] is told otherwise (by `netstack::wait`).
 
 use crate::io::IoError;
 use alloc::vec;
