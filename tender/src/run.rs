@@ -13,34 +13,44 @@ use kvm_ioctls::VcpuFd;
 pub enum RunError {
     #[error("Exiting on signal {0}")]
     Signal(i32),
-    #[error("Guest error at rip={rip:#x}")]
+    #[error("Guest error at {at}")]
     Hypercall {
-        rip: u64,
+        at: GuestPc,
         #[source]
         source: HypercallError,
     },
-    #[error("{msg} (guest rip={rip:#x})")]
-    BadAccess { msg: String, rip: u64 },
-    #[error("Guest memory protection fault: {access} at {gpa:#x} (read-only guest memory), rip={rip:#x}")]
-    ProtectionFault { access: &'static str, gpa: u64, rip: u64 },
-    #[error("Guest accessed unbacked address {gpa:#x} ({access} of {len} bytes), rip={rip:#x}")]
-    Unbacked { access: &'static str, gpa: u64, len: usize, rip: u64 },
-    #[error("Guest triple fault (KVM shutdown exit), rip={rip:#x}")]
-    Shutdown { rip: u64 },
-    #[error("Guest halted the CPU (HLT) without the HALT hypercall, rip={rip:#x}")]
-    Halted { rip: u64 },
+    #[error("{msg} (guest {at})")]
+    BadAccess { msg: String, at: GuestPc },
+    #[error("Guest memory protection fault: {access} at {gpa:#x} (read-only guest memory), {at}")]
+    ProtectionFault { access: &'static str, gpa: u64, at: GuestPc },
+    #[error("Guest accessed unbacked address {gpa:#x} ({access} of {len} bytes), {at}")]
+    Unbacked { access: &'static str, gpa: u64, len: usize, at: GuestPc },
+    #[error("Guest {what} (KVM shutdown exit), {at}")]
+    Shutdown { what: &'static str, at: GuestPc },
+    #[error("Guest halted the CPU (HLT) without the HALT hypercall, {at}")]
+    Halted { at: GuestPc },
     #[error("KVM could not enter the guest (hardware entry failure reason {reason:#x})")]
     FailEntry { reason: u64 },
-    #[error("KVM internal error, suberror {suberror} ({what}), rip={rip:#x}")]
-    InternalError { suberror: u32, what: &'static str, rip: u64 },
+    #[error("KVM internal error, suberror {suberror} ({what}), {at}")]
+    InternalError { suberror: u32, what: &'static str, at: GuestPc },
     #[error("KVM_RUN failed")]
     Run(#[source] kvm_ioctls::Error),
     #[error("Unexpected vCPU exit: {0}")]
     Unexpected(String),
 }
 
-fn rip(vcpu: &VcpuFd) -> u64 {
-    arch::instruction_pointer(vcpu).unwrap_or(0)
+/// The guest's program counter, named as on its architecture (`rip=`, `pc=`).
+#[derive(Debug, Clone, Copy)]
+pub struct GuestPc(u64);
+
+impl std::fmt::Display for GuestPc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={:#x}", arch::PC_NAME, self.0)
+    }
+}
+
+fn pc(vcpu: &VcpuFd) -> GuestPc {
+    GuestPc(arch::instruction_pointer(vcpu).unwrap_or(0))
 }
 
 fn access(write: bool) -> &'static str {
@@ -70,7 +80,7 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Err(e) if e.errno() == libc::EFAULT => {
                 // Standard KVM reports a guest write to a page the host mapped
                 // read-only this way (kvm-pvm uses an MMIO exit instead).
-                return Err(RunError::ProtectionFault { access: "write", gpa: 0, rip: rip(vcpu) });
+                return Err(RunError::ProtectionFault { access: "write", gpa: 0, at: pc(vcpu) });
             }
             Err(e) => return Err(RunError::Run(e)),
         };
@@ -78,19 +88,19 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Exit::Hypercall { nr, arg } => match hypercall::handle(mem, devices, nr, arg) {
                 Ok(Next::Resume) => {}
                 Ok(Next::Exit(status)) => return Ok(status),
-                Err(source) => return Err(RunError::Hypercall { rip: rip(vcpu), source }),
+                Err(source) => return Err(RunError::Hypercall { at: pc(vcpu), source }),
             },
             Exit::Interrupted => {}
-            Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, rip: rip(vcpu) }),
+            Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, at: pc(vcpu) }),
             Exit::Mmio { gpa, write, len } if gpa < mem.size() => {
                 let _ = len;
-                return Err(RunError::ProtectionFault { access: access(write), gpa, rip: rip(vcpu) });
+                return Err(RunError::ProtectionFault { access: access(write), gpa, at: pc(vcpu) });
             }
             Exit::Mmio { gpa, write, len } => {
-                return Err(RunError::Unbacked { access: access(write), gpa, len, rip: rip(vcpu) })
+                return Err(RunError::Unbacked { access: access(write), gpa, len, at: pc(vcpu) })
             }
-            Exit::Halted => return Err(RunError::Halted { rip: rip(vcpu) }),
-            Exit::Shutdown => return Err(RunError::Shutdown { rip: rip(vcpu) }),
+            Exit::Halted => return Err(RunError::Halted { at: pc(vcpu) }),
+            Exit::Shutdown => return Err(RunError::Shutdown { what: arch::SHUTDOWN_WHAT, at: pc(vcpu) }),
             Exit::FailEntry { reason } => return Err(RunError::FailEntry { reason }),
             Exit::InternalError { .. } => {
                 let suberror = internal_suberror(vcpu);
@@ -100,7 +110,7 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
                     3 => "delivery event failed",
                     _ => "unknown",
                 };
-                return Err(RunError::InternalError { suberror, what, rip: rip(vcpu) });
+                return Err(RunError::InternalError { suberror, what, at: pc(vcpu) });
             }
             Exit::Unexpected(what) => return Err(RunError::Unexpected(what)),
         }

@@ -94,11 +94,11 @@ impl Background {
         }
     }
 
-    /// Sends SIGTERM and waits; returns the exit code.
+    /// Sends SIGTERM, waits for the exit and all output; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        self.child.wait().ok().and_then(|s| s.code())
+        self.finish(Duration::from_secs(30))
     }
 }
 

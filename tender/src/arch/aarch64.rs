@@ -13,6 +13,10 @@ use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 pub const ELF_MACHINE: u16 = 183; // EM_AARCH64
 /// Human name of the architecture.
 pub const NAME: &str = "aarch64";
+/// Name of the program counter in diagnostics.
+pub const PC_NAME: &str = "pc";
+/// What a KVM shutdown / system-event exit means for a guest here.
+pub const SHUTDOWN_WHAT: &str = "system event (PSCI power-off or reset)";
 /// Initial stack pointer gap below the top of guest memory.
 pub const STACK_TOP_GAP: u64 = arch_aarch64::layout::STACK_TOP_GAP;
 

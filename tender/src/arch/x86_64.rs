@@ -12,6 +12,10 @@ use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 pub const ELF_MACHINE: u16 = 62; // EM_X86_64
 /// Human name of the architecture.
 pub const NAME: &str = "x86_64";
+/// Name of the program counter in diagnostics.
+pub const PC_NAME: &str = "rip";
+/// What a KVM shutdown / system-event exit means for a guest here.
+pub const SHUTDOWN_WHAT: &str = "triple fault";
 /// Initial stack pointer gap below the top of guest memory.
 pub const STACK_TOP_GAP: u64 = arch_x86_64::layout::STACK_TOP_GAP;
 
