@@ -12,6 +12,7 @@
 mod aarch64;
 mod guests;
 mod setup;
+mod tally;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -94,6 +95,16 @@ fn run_example(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::from(status.code().unwrap_or(1) as u8))
 }
 
+/// Prints the closing `tests: N passed, N failed, N skipped` line; fails if any failed.
+fn report(total: tally::Tally) -> ExitCode {
+    println!("tests: {total}");
+    if total.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
@@ -108,12 +119,14 @@ fn main() -> ExitCode {
         }),
         Some("run") => run_example(&root, &args[1..]),
         Some("test") => match args.get(1).map(String::as_str) {
-            Some("aarch64") => aarch64::test(&root).map(|_| ExitCode::SUCCESS),
-            Some("x86_64") => build_all(&root).and_then(|_| test::run_all(&root, &args[2..])),
-            None => build_all(&root)
-                .and_then(|_| test::run_all(&root, &[]))
-                .and_then(|_| aarch64::test(&root).map(|_| ExitCode::SUCCESS)),
-            Some(_) => build_all(&root).and_then(|_| test::run_all(&root, &args[1..])),
+            Some("aarch64") => aarch64::test(&root).map(report),
+            Some("x86_64") => build_all(&root).and_then(|_| test::run_all(&root, &args[2..])).map(report),
+            None => build_all(&root).and_then(|_| {
+                let mut total = test::run_all(&root, &[])?;
+                total += aarch64::test(&root)?;
+                Ok(report(total))
+            }),
+            Some(_) => build_all(&root).and_then(|_| test::run_all(&root, &args[1..])).map(report),
         },
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
