@@ -65,6 +65,11 @@ impl Background {
         status.code()
     }
 
+    /// The process id, e.g. to send it a signal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything printed on stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.lock().unwrap().clone()
@@ -97,7 +102,7 @@ impl Background {
     /// Sends SIGTERM, waits for the exit and all output; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self.pid() as i32, libc::SIGTERM) };
         self.finish(Duration::from_secs(30))
     }
 }

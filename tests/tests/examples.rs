@@ -59,3 +59,22 @@ fn globals_are_initialized_and_bss_is_zero() {
     }
     boot("globals", &[]).expect_code(0).expect_stdout("SUCCESS");
 }
+
+#[test]
+fn four_gib_guest_costs_only_what_it_touches() {
+    if !kvm_available("four_gib_guest_costs_only_what_it_touches") {
+        return;
+    }
+    let img = tender_tests::image("hello");
+    let mut c = std::process::Command::new(tender_tests::tender());
+    c.arg("--mem=4096").arg(&img);
+    tender_tests::run_with_timeout(&mut c, std::time::Duration::from_secs(30)).expect_code(0);
+    // SAFETY: getrusage fills the struct we pass; zeroed is a valid initial value.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u
+    };
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(peak_mib < 128, "a 4 GiB guest made tender's peak RSS {peak_mib} MiB");
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 use tender_tests::craft::{self, asm, Notes, DATA};
+use tender_tests::guest::Background;
 use tender_tests::{kvm_available, run_with_timeout, tender, Outcome};
 
 fn boot_code(test: &str, code: &[u8], data: &[u8]) -> Outcome {
@@ -96,23 +97,25 @@ fn write_to_read_only_code_is_a_protection_fault() {
     expect_fatal(&boot_code("rowrite", &code, &[]), "Guest memory protection fault");
 }
 
-#[test]
-fn sigterm_stops_a_spinning_guest() {
-    if !kvm_available("sigterm_stops_a_spinning_guest") {
+fn signal_stops_a_spinning_guest(test: &str, signal: i32) {
+    if !kvm_available(test) {
         return;
     }
-    let img = craft::temp_file("spin", "guest.hvt", &craft::image(asm::SPIN, &[], Notes::default()));
-    let child = std::process::Command::new(tender())
-        .arg("--mem=4")
-        .arg(&img)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start tender");
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().expect("wait for tender");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(stderr.contains("Exiting on signal 15"), "stderr: {stderr}");
+    let img = craft::temp_file(test, "guest.hvt", &craft::image(asm::SPIN, &[], Notes::default()));
+    let mut guest = Background::start(std::process::Command::new(tender()).arg("--mem=4").arg(&img));
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(guest.pid() as i32, signal) };
+    assert_eq!(guest.finish(Duration::from_secs(10)), Some(1), "{}", guest.stderr());
+    assert_eq!(guest.stderr().trim(), format!("tender: Exiting on signal {signal}"));
+}
+
+#[test]
+fn sigterm_stops_a_spinning_guest() {
+    signal_stops_a_spinning_guest("sigterm_stops_a_spinning_guest", libc::SIGTERM);
+}
+
+#[test]
+fn sigint_stops_a_spinning_guest() {
+    signal_stops_a_spinning_guest("sigint_stops_a_spinning_guest", libc::SIGINT);
 }
