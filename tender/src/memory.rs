@@ -16,6 +16,8 @@ pub enum MemoryError {
     },
     #[error("Guest address range {gpa:#x}+{len:#x} is outside guest memory ({size:#x} bytes)")]
     OutOfRange { gpa: u64, len: u64, size: u64 },
+    #[error("Guest address range {gpa:#x}+{len:#x} is read-only guest memory")]
+    ReadOnly { gpa: u64, len: u64 },
     #[error("Could not protect guest memory {start:#x}..{end:#x}")]
     Protect {
         start: u64,
@@ -30,6 +32,8 @@ pub enum MemoryError {
 pub struct GuestMemory {
     base: NonNull<u8>,
     size: u64,
+    /// Ranges made read-only in the host mapping: host writes there would fault.
+    readonly: Vec<Range<u64>>,
 }
 
 // SAFETY: the mapping is owned by this value and only reached through `&self`/`&mut self`;
@@ -60,7 +64,7 @@ impl GuestMemory {
             return Err(MemoryError::Allocate { size, source: std::io::Error::last_os_error() });
         }
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
-        Ok(GuestMemory { base, size })
+        Ok(GuestMemory { base, size, readonly: Vec::new() })
     }
 
     /// Size in bytes.
@@ -89,9 +93,15 @@ impl GuestMemory {
         Ok(unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(r.start), r.len()) })
     }
 
-    /// Mutable guest bytes `[gpa, gpa + len)`.
+    /// Mutable guest bytes `[gpa, gpa + len)`; never inside a read-only segment
+    /// (a guest pointing an output buffer at its own code is a guest error, not a
+    /// host fault).
     pub fn slice_mut(&mut self, gpa: u64, len: u64) -> Result<&mut [u8], MemoryError> {
         let r = self.check(gpa, len)?;
+        let end = gpa + len;
+        if len > 0 && self.readonly.iter().any(|ro| gpa < ro.end && ro.start < end) {
+            return Err(MemoryError::ReadOnly { gpa, len });
+        }
         // SAFETY: as in `slice`, and `&mut self` makes this the only host view.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(r.start), r.len()) })
     }
@@ -120,7 +130,7 @@ impl GuestMemory {
 
     /// Makes `[start, end)` read-only (and executable if asked) in the host mapping,
     /// so guest writes to its own code fault.
-    pub fn protect_readonly(&self, start: u64, end: u64, exec: bool) -> Result<(), MemoryError> {
+    pub fn protect_readonly(&mut self, start: u64, end: u64, exec: bool) -> Result<(), MemoryError> {
         let r = self.check(start, end.saturating_sub(start))?;
         let prot = libc::PROT_READ | if exec { libc::PROT_EXEC } else { 0 };
         // SAFETY: the range is page-aligned (checked by the loader) and inside our mapping;
@@ -129,6 +139,7 @@ impl GuestMemory {
         if rc != 0 {
             return Err(MemoryError::Protect { start, end, source: std::io::Error::last_os_error() });
         }
+        self.readonly.push(start..end);
         Ok(())
     }
 }
@@ -162,6 +173,17 @@ mod tests {
         m.write_args(0x1000, &Puts { data: 7, len: 9 }).unwrap();
         assert_eq!(m.read_args::<Puts>(0x1000).unwrap(), Puts { data: 7, len: 9 });
         assert!(m.read_args::<Puts>((2 << 20) - 8).is_err());
+    }
+
+    #[test]
+    fn read_only_ranges_refuse_host_writes() {
+        let mut m = GuestMemory::new(2 << 20).unwrap();
+        m.protect_readonly(0x10_0000, 0x10_2000, true).unwrap();
+        assert!(matches!(m.slice_mut(0x10_1ff8, 16), Err(MemoryError::ReadOnly { .. })));
+        assert!(matches!(m.write_u64(0x10_0000, 1), Err(MemoryError::ReadOnly { .. })));
+        assert!(m.slice_mut(0x10_2000, 8).is_ok());
+        assert!(m.slice_mut(0xF_FFF8, 8).is_ok());
+        assert_eq!(m.slice(0x10_0000, 8).unwrap(), &[0; 8]);
     }
 
     #[test]

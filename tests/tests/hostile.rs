@@ -119,3 +119,16 @@ fn sigterm_stops_a_spinning_guest() {
 fn sigint_stops_a_spinning_guest() {
     signal_stops_a_spinning_guest("sigint_stops_a_spinning_guest", libc::SIGINT);
 }
+
+#[test]
+fn output_into_read_only_code_is_fatal_not_a_host_fault() {
+    if !kvm_available("output_into_read_only_code_is_fatal_not_a_host_fault") {
+        return;
+    }
+    // WALLTIME's result would land in the guest's own read-only code segment, which
+    // the host mapping protects: that must be a guest error, not a tender SIGSEGV.
+    let o = boot_code("walltime_ro", &asm::hypercall(1, DATA as u32), &[]);
+    expect_fatal(&o, "Hypercall WALLTIME: bad guest address: Guest address range 0x100800+0x8 is read-only");
+    let o = boot_code("poll_ro", &asm::hypercall(3, DATA as u32), &le(&[0, 0, 0]));
+    expect_fatal(&o, "Hypercall POLL: bad guest address");
+}
