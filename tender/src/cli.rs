@@ -16,6 +16,8 @@ pub enum CliError {
     BadDeviceName(String),
     #[error("Device '{0}' given more than once")]
     DuplicateDevice(String),
+    #[error("Option {0} needs a value ({0}=...)")]
+    MissingValue(String),
     #[error("Missing KERNEL operand")]
     MissingKernel,
     #[error("Guest command line too long (max {max} characters)", max = abi::layout::CMDLINE_SIZE - 1)]
@@ -106,18 +108,21 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
             kernel = args.next();
             break;
         }
-        if !arg.starts_with("--") {
+        if !arg.starts_with("--") && arg != "-h" {
             kernel = Some(arg);
             break;
         }
         match arg.as_str() {
-            "--help" => return Ok(Command::Help),
+            "--help" | "-h" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
+            "--mem" | "--block" | "--net" | "--net-mac" | "--block-sector-size" => {
+                return Err(CliError::MissingValue(arg));
+            }
             _ => {}
         }
         if let Some(v) = arg.strip_prefix("--mem=") {
-            cfg.mem_mib =
-                Some(parse_decimal(v).ok_or(CliError::Malformed { option: "--mem", value: v.into() })?);
+            let mib = parse_decimal(v).filter(|m| *m != 0);
+            cfg.mem_mib = Some(mib.ok_or(CliError::Malformed { option: "--mem", value: v.into() })?);
         } else if let Some((name, path)) = device_opt(&arg, "--block:")? {
             if cfg.blocks.iter().any(|b| b.name == name) {
                 return Err(CliError::DuplicateDevice(name));
@@ -232,6 +237,8 @@ mod tests {
     #[test]
     fn help_and_version_win_before_kernel() {
         assert_eq!(run(&["--mem=1", "--help"]), Ok(Command::Help));
+        assert_eq!(run(&["-h"]), Ok(Command::Help));
+        assert_eq!(run(&["--", "-h"]).map(|c| matches!(c, Command::Run(_))), Ok(true));
         assert_eq!(run(&["--version", "k"]), Ok(Command::Version));
         assert!(matches!(run(&["k", "--help"]), Ok(Command::Run(_))));
     }
@@ -244,6 +251,8 @@ mod tests {
             run(&["--mem=12x", "k"]),
             Err(CliError::Malformed { option: "--mem", value: "12x".into() })
         );
+        assert_eq!(run(&["--mem=0", "k"]), Err(CliError::Malformed { option: "--mem", value: "0".into() }));
+        assert_eq!(run(&["--mem", "k"]), Err(CliError::MissingValue("--mem".into())));
         assert_eq!(run(&["--block:bad-name=f", "k"]), Err(CliError::BadDeviceName("bad-name".into())));
         assert_eq!(run(&["--block:a=f", "--block:a=g", "k"]), Err(CliError::DuplicateDevice("a".into())));
         let long = "x".repeat(8192);

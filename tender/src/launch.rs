@@ -21,10 +21,18 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Image { path: PathBuf, source: ElfError },
-    #[error("{path}: invalid manifest: {source}")]
-    Manifest { path: PathBuf, source: ManifestError },
+    #[error("{path}")]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: ElfError,
+    },
+    #[error("{path}: invalid manifest")]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: ManifestError,
+    },
     #[error(transparent)]
     Device(#[from] DeviceError),
     #[error("Could not install signal handlers")]

@@ -76,16 +76,9 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     let guest_rt = ["--manifest-path", "guest-rt/Cargo.toml", "--features", "smoltcp"];
     run(cargo(root).arg("clippy").args(guest_rt).args(["--all-targets", "--", "-D", "warnings"]))?;
     println!("xtask: guest-rt and example unit tests (host)");
-    run(cargo(root).args(["test", "--quiet"]).args(guest_rt))?;
-    run(cargo(root).args([
-        "test",
-        "--quiet",
-        "--manifest-path",
-        "examples/Cargo.toml",
-        "-p",
-        "http",
-        "--lib",
-    ]))?;
+    let mut total = run_counting(cargo(root).arg("test").args(guest_rt), false)?;
+    let http = ["--manifest-path", "examples/Cargo.toml", "-p", "http", "--lib"];
+    total += run_counting(cargo(root).arg("test").args(http), false)?;
     println!("xtask: workspace tests (unit + KVM integration)");
     let mut t = cargo(root);
     let nextest = has_nextest();
@@ -94,5 +87,6 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     } else {
         t.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     }
-    run_counting(t.args(extra), nextest)
+    total += run_counting(t.args(extra), nextest)?;
+    Ok(total)
 }
