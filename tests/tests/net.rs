@@ -14,10 +14,21 @@ fn ready(test: &str) -> bool {
 
 /// A namespace with `tap0` at 10.0.0.1/24 (MTU `mtu`) and `example` serving on it.
 fn serve(tag: &str, example: &str, mtu: Option<u32>, args: &[&str]) -> (NetNs, Background) {
+    serve_with(tag, example, mtu, &[], args)
+}
+
+/// As [`serve`], with extra tender options.
+fn serve_with(
+    tag: &str,
+    example: &str,
+    mtu: Option<u32>,
+    options: &[&str],
+    args: &[&str],
+) -> (NetNs, Background) {
     let ns = NetNs::new(tag);
     ns.tap("tap0", Some("10.0.0.1/24"), mtu);
     let mut c = ns.command(tender().to_str().unwrap());
-    c.arg("--net:service=tap0").arg(image(example)).args(args);
+    c.arg("--net:service=tap0").args(options).arg(image(example)).args(args);
     let mut guest = Background::start(&mut c);
     guest.wait_for("ready", Duration::from_secs(30));
     (ns, guest)
@@ -161,4 +172,18 @@ fn missing_or_down_tap_is_a_clear_error() {
         Duration::from_secs(20),
     );
     o.expect_code(1).expect_stderr("File descriptor 99 is not an open TAP device");
+}
+
+#[test]
+fn net_mac_option_sets_the_guest_mac() {
+    if !ready("net_mac_option_sets_the_guest_mac") {
+        return;
+    }
+    let mac = "02:00:00:aa:bb:01";
+    let (ns, guest) = serve_with("mac", "ping", None, &[&format!("--net-mac:service={mac}")], &[]);
+    assert!(guest.stdout().contains(&format!("mac {mac}")), "{}", guest.stdout());
+    ping(&ns, &["-c", "2", "-i", "0.05", "-W", "2", "-q"], "10.0.0.2");
+    // The host learned the guest's address from its ARP answers.
+    let o = run_with_timeout(ns.command("ip").args(["neigh", "show", "10.0.0.2"]), Duration::from_secs(10));
+    assert!(o.stdout.contains(&format!("lladdr {mac}")), "{o}");
 }
