@@ -1,7 +1,7 @@
 //! The application manifest (`struct mft`, ABI.md §1): device declarations by name.
 //!
 //! Guests build a [`ManifestNote`] in a `const` (see `guest_rt::manifest!`); the
-//! tender decodes the descriptor bytes with [`Entry::decode`] and friends.
+//! tender decodes the descriptor bytes with [`EntryInfo::decode`] and friends.
 
 use crate::bytes::{get_u16, get_u32, get_u64, put_u16, put_u32, put_u64};
 use crate::note;

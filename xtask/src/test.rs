@@ -75,6 +75,13 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     run(cargo(root).args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let guest_rt = ["--manifest-path", "guest-rt/Cargo.toml", "--features", "smoltcp"];
     run(cargo(root).arg("clippy").args(guest_rt).args(["--all-targets", "--", "-D", "warnings"]))?;
+    println!("xtask: rustdoc");
+    run(cargo(root).env("RUSTDOCFLAGS", "-D warnings").args([
+        "doc",
+        "--locked",
+        "--workspace",
+        "--no-deps",
+    ]))?;
     println!("xtask: guest-rt and example unit tests (host)");
     let mut total = run_counting(cargo(root).arg("test").args(guest_rt), false)?;
     let http = ["--manifest-path", "examples/Cargo.toml", "-p", "http", "--lib"];
