@@ -2,6 +2,7 @@
 //! (ABI.md §5–§6). I/O errors go to the guest as `EUNSPEC`, never kill the VM,
 //! and every device is flushed when the guest stops.
 
+use crate::diag::Limited;
 use abi::hypercall::Ret;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
@@ -38,6 +39,7 @@ pub struct BlockDevice {
     file: File,
     pub capacity: u64,
     pub block_size: u64,
+    io_errors: Limited,
 }
 
 impl BlockDevice {
@@ -61,7 +63,7 @@ impl BlockDevice {
         if size % block_size != 0 {
             return Err(BlockError::Misaligned { name: name.into(), path: path.into(), size, block_size });
         }
-        Ok(BlockDevice { name: name.into(), file, capacity: size, block_size })
+        Ok(BlockDevice { name: name.into(), file, capacity: size, block_size, io_errors: Limited::new() })
     }
 
     /// Whether `[offset, offset + len)` lies inside the device.
@@ -83,7 +85,10 @@ impl BlockDevice {
         match r {
             Ok(()) => Ret::Ok,
             Err(e) => {
-                eprintln!("tender: block device '{}': {what} at offset {offset} failed: {e}", self.name);
+                self.io_errors.warn(format_args!(
+                    "block device '{}': {what} at offset {offset} failed: {e}",
+                    self.name
+                ));
                 Ret::Eunspec
             }
         }

@@ -37,7 +37,7 @@ pub fn write_boot_info(
     image: &Image,
     cpu_cycle_freq: u64,
     manifest: &[u8],
-    cmdline: &str,
+    cmdline: &[u8],
 ) -> Result<(), MemoryError> {
     let at = layout(manifest.len());
     let info = BootInfo {
@@ -54,7 +54,7 @@ pub fn write_boot_info(
     mem.write(at.manifest, manifest)?;
     let line = mem.slice_mut(at.cmdline, CMDLINE_SIZE as u64)?;
     line.fill(0);
-    line[..cmdline.len()].copy_from_slice(cmdline.as_bytes());
+    line[..cmdline.len()].copy_from_slice(cmdline);
     Ok(())
 }
 

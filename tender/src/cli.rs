@@ -3,6 +3,8 @@
 //! Hand-written rather than clap: device options carry the device name inside the
 //! option itself (`--block:NAME=PATH`), which solo5-hvt users and scripts rely on.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 /// Errors in the command line. Each is shown with the usage text.
@@ -18,6 +20,8 @@ pub enum CliError {
     DuplicateDevice(String),
     #[error("Option {0} needs a value ({0}=...)")]
     MissingValue(String),
+    #[error("File descriptor {0} is given for more than one network device")]
+    DuplicateFd(i32),
     #[error("Missing KERNEL operand")]
     MissingKernel,
     #[error("Guest command line too long (max {max} characters)", max = abi::layout::CMDLINE_SIZE - 1)]
@@ -65,8 +69,8 @@ pub struct Config {
     pub blocks: Vec<BlockOpt>,
     pub nets: Vec<NetOpt>,
     pub kernel: PathBuf,
-    /// The guest command line: ARGS joined by single spaces.
-    pub cmdline: String,
+    /// The guest command line: ARGS joined by single spaces (bytes, as given).
+    pub cmdline: Vec<u8>,
 }
 
 /// Usage text, shown by `--help` and after command-line errors.
@@ -97,7 +101,7 @@ pub fn version() -> String {
 }
 
 /// Parses the arguments after the program name.
-pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliError> {
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliError> {
     let mut args = args.into_iter();
     let mut cfg = Config::default();
     let mut sector_sizes: Vec<(String, u64)> = Vec::new();
@@ -108,10 +112,22 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
             kernel = args.next();
             break;
         }
-        if !arg.starts_with("--") && arg != "-h" {
+        if !arg.as_bytes().starts_with(b"--") && arg != "-h" {
             kernel = Some(arg);
             break;
         }
+        // Only a block device's PATH may be any bytes; every other option is text.
+        let arg = match arg.into_string() {
+            Ok(a) => a,
+            Err(raw) => {
+                let (name, path) = block_opt_raw(&raw)?;
+                if cfg.blocks.iter().any(|b| b.name == name) {
+                    return Err(CliError::DuplicateDevice(name));
+                }
+                cfg.blocks.push(BlockOpt { name, path, sector_size: None });
+                continue;
+            }
+        };
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
@@ -138,12 +154,15 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
                 return Err(CliError::DuplicateDevice(name));
             }
             let source = match src.strip_prefix('@') {
-                Some(fd) => NetSource::Fd(
-                    fd.parse::<i32>()
-                        .ok()
-                        .filter(|fd| *fd >= 0)
-                        .ok_or(CliError::Malformed { option: "--net", value: src.clone() })?,
-                ),
+                Some(fd) => {
+                    // 0-2 are tender's own streams; one fd cannot back two devices.
+                    let fd = fd.parse::<i32>().ok().filter(|fd| *fd > 2);
+                    let fd = fd.ok_or(CliError::Malformed { option: "--net", value: src.clone() })?;
+                    if cfg.nets.iter().any(|n| n.source == NetSource::Fd(fd)) {
+                        return Err(CliError::DuplicateFd(fd));
+                    }
+                    NetSource::Fd(fd)
+                }
                 None if !src.is_empty() => NetSource::Iface(src),
                 None => return Err(CliError::Malformed { option: "--net", value: src }),
             };
@@ -165,11 +184,24 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliErro
         let n = cfg.nets.iter_mut().find(|n| n.name == name);
         n.ok_or(CliError::Malformed { option: "--net-mac", value: name })?.mac = Some(mac);
     }
-    cfg.cmdline = args.collect::<Vec<_>>().join(" ");
+    let words: Vec<Vec<u8>> = args.map(OsString::into_vec).collect();
+    cfg.cmdline = words.join(&b' ');
     if cfg.cmdline.len() > abi::layout::CMDLINE_SIZE - 1 {
         return Err(CliError::CmdlineTooLong);
     }
     Ok(Command::Run(cfg))
+}
+
+/// `--block:NAME=PATH` whose PATH is not UTF-8 (NAME must still be valid).
+fn block_opt_raw(raw: &OsStr) -> Result<(String, PathBuf), CliError> {
+    let lossy = || CliError::UnknownOption(raw.to_string_lossy().into_owned());
+    let rest = raw.as_bytes().strip_prefix(b"--block:").ok_or_else(lossy)?;
+    let eq = rest.iter().position(|&b| b == b'=').ok_or_else(lossy)?;
+    let name = std::str::from_utf8(&rest[..eq]).map_err(|_| lossy())?;
+    if abi::manifest::check_name(name).is_err() {
+        return Err(CliError::BadDeviceName(name.into()));
+    }
+    Ok((name.into(), PathBuf::from(OsStr::from_bytes(&rest[eq + 1..]))))
 }
 
 /// Splits `--prefixNAME=VALUE`, checking NAME; `None` if `arg` lacks the prefix.
@@ -209,7 +241,7 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Command, CliError> {
-        parse(args.iter().map(|s| s.to_string()))
+        parse(args.iter().map(OsString::from))
     }
 
     fn cfg(args: &[&str]) -> Config {
@@ -224,14 +256,14 @@ mod tests {
         let c = cfg(&["--mem=64", "k.hvt", "a", "--mem=2", "b c"]);
         assert_eq!(c.mem_mib, Some(64));
         assert_eq!(c.kernel, PathBuf::from("k.hvt"));
-        assert_eq!(c.cmdline, "a --mem=2 b c");
+        assert_eq!(c.cmdline, b"a --mem=2 b c");
     }
 
     #[test]
     fn double_dash_ends_options() {
         let c = cfg(&["--", "--weird-name", "x"]);
         assert_eq!(c.kernel, PathBuf::from("--weird-name"));
-        assert_eq!(c.cmdline, "x");
+        assert_eq!(c.cmdline, b"x");
     }
 
     #[test]
@@ -261,18 +293,38 @@ mod tests {
     }
 
     #[test]
+    fn non_utf8_paths_and_arguments_pass_through() {
+        let args = [
+            OsString::from_vec(b"--block:disk=/tmp/\xff.img".to_vec()),
+            OsString::from("k"),
+            OsString::from_vec(b"\xfe".to_vec()),
+        ];
+        let Ok(Command::Run(c)) = parse(args) else { panic!("expected a run") };
+        assert_eq!(c.blocks[0].path.as_os_str().as_bytes(), b"/tmp/\xff.img");
+        assert_eq!(c.cmdline, b"\xfe");
+        let bad = parse([OsString::from_vec(b"--m\xffem".to_vec()), OsString::from("k")]);
+        assert!(matches!(bad, Err(CliError::UnknownOption(_))));
+    }
+
+    #[test]
+    fn tap_fds_are_checked() {
+        assert!(run(&["--net:a=@1", "k"]).is_err());
+        assert_eq!(run(&["--net:a=@5", "--net:b=@5", "k"]), Err(CliError::DuplicateFd(5)));
+    }
+
+    #[test]
     fn devices_parse() {
         let c = cfg(&[
             "--block:disk=/tmp/d.img",
             "--block-sector-size:disk=4096",
             "--net:service=tap0",
-            "--net:other=@3",
+            "--net:other=@7",
             "--net-mac:service=02:00:00:00:00:01",
             "k",
         ]);
         assert_eq!(c.blocks[0].sector_size, Some(4096));
         assert_eq!(c.nets[0].mac, Some([2, 0, 0, 0, 0, 1]));
-        assert_eq!(c.nets[1].source, NetSource::Fd(3));
+        assert_eq!(c.nets[1].source, NetSource::Fd(7));
         assert!(run(&["--block-sector-size:disk=1000", "--block:disk=f", "k"]).is_err());
         assert!(run(&["--net-mac:x=02:00:00:00:00", "--net:x=t", "k"]).is_err());
     }

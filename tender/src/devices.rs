@@ -129,7 +129,7 @@ impl Devices {
         for dev in self.by_handle.iter().flatten() {
             if let Device::Block(b) = dev {
                 if let Err(e) = b.flush() {
-                    eprintln!("tender: block device '{}': flush failed: {e}", b.name);
+                    crate::diag::error(format_args!("block device '{}': flush failed: {e}", b.name));
                     ok = false;
                 }
             }

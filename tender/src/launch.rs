@@ -63,7 +63,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
 
     let (mem_size, warning) = memsize::guest_mem_size(cfg.mem_mib)?;
     if let Some(w) = warning {
-        eprintln!("tender: {w}");
+        crate::diag::error(format_args!("{w}"));
     }
     let vm = Vm::new()?;
     let mut mem = GuestMemory::new(mem_size)?;

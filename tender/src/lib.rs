@@ -7,6 +7,7 @@ pub mod block;
 pub mod boot;
 pub mod cli;
 pub mod devices;
+pub mod diag;
 pub mod elf;
 pub mod hypercall;
 pub mod launch;

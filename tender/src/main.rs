@@ -4,6 +4,7 @@
 use std::error::Error;
 use std::process::ExitCode;
 use tender::cli::{self, Command};
+use tender::diag;
 
 fn report(err: &dyn Error) -> String {
     let mut line = err.to_string();
@@ -17,26 +18,26 @@ fn report(err: &dyn Error) -> String {
 }
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args().skip(1)) {
+    let cfg = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
-            print!("{}", cli::usage());
+            diag::stdout(&cli::usage());
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
-            eprint!("{}", cli::version());
+            diag::stderr(&cli::version());
             return ExitCode::SUCCESS;
         }
         Ok(Command::Run(cfg)) => cfg,
         Err(e) => {
-            eprintln!("tender: {e}");
-            eprint!("{}", cli::usage());
+            diag::error(format_args!("{e}"));
+            diag::stderr(&cli::usage());
             return ExitCode::from(1);
         }
     };
     match tender::launch::launch(&cfg) {
         Ok(status) => ExitCode::from((status & 0xff) as u8),
         Err(e) => {
-            eprintln!("tender: {}", report(&e));
+            diag::error(format_args!("{}", report(&e)));
             ExitCode::from(1)
         }
     }

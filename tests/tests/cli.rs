@@ -98,3 +98,18 @@ fn odd_mem_is_rounded_down_with_a_warning() {
         .expect_stderr("rounded down from 33 MiB to 32 MiB")
         .expect_stdout("SUCCESS");
 }
+
+#[test]
+fn broken_stderr_and_non_utf8_arguments_do_not_abort() {
+    use std::os::unix::ffi::OsStrExt;
+    // A closed stderr: the error cannot be shown, but tender still exits 1, not SIGABRT.
+    let status = std::process::Command::new(tender_tests::tender())
+        .arg("/nonexistent/k.hvt")
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let odd = OsStr::from_bytes(b"/nonexistent/\xff.hvt");
+    tender_tests::tender_run(&[odd]).expect_code(1).expect_stderr("Could not read the kernel image");
+}

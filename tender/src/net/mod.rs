@@ -3,6 +3,7 @@
 pub mod tap;
 
 use crate::cli::{NetOpt, NetSource};
+use crate::diag::Limited;
 use abi::hypercall::Ret;
 pub use tap::{Tap, TapError};
 
@@ -32,6 +33,7 @@ pub struct NetDevice {
     pub tap: Tap,
     pub mac: [u8; 6],
     pub mtu: u16,
+    io_errors: Limited,
 }
 
 /// A random locally administered unicast MAC (ABI.md §6).
@@ -61,7 +63,7 @@ impl NetDevice {
             Some(mac) => mac,
             None => random_mac().map_err(|source| NetError::RandomMac { name: name.clone(), source })?,
         };
-        Ok(NetDevice { name, tap, mac, mtu })
+        Ok(NetDevice { name, tap, mac, mtu, io_errors: Limited::new() })
     }
 
     /// Sends one frame for the guest.
@@ -69,11 +71,15 @@ impl NetDevice {
         match self.tap.write(frame) {
             Ok(n) if n == frame.len() => Ret::Ok,
             Ok(n) => {
-                eprintln!("tender: net device '{}': short write ({n} of {} bytes)", self.name, frame.len());
+                self.io_errors.warn(format_args!(
+                    "net device '{}': short write ({n} of {} bytes)",
+                    self.name,
+                    frame.len()
+                ));
                 Ret::Eunspec
             }
             Err(e) => {
-                eprintln!("tender: net device '{}': write failed: {e}", self.name);
+                self.io_errors.warn(format_args!("net device '{}': write failed: {e}", self.name));
                 Ret::Eunspec
             }
         }
@@ -91,7 +97,7 @@ impl NetDevice {
                 (Ret::Again, 0)
             }
             Err(e) => {
-                eprintln!("tender: net device '{}': read failed: {e}", self.name);
+                self.io_errors.warn(format_args!("net device '{}': read failed: {e}", self.name));
                 (Ret::Eunspec, 0)
             }
         }
