@@ -102,11 +102,18 @@ fn odd_mem_is_rounded_down_with_a_warning() {
 #[test]
 fn broken_stderr_and_non_utf8_arguments_do_not_abort() {
     use std::os::unix::ffi::OsStrExt;
-    // A closed stderr: the error cannot be shown, but tender still exits 1, not SIGABRT.
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // stderr a pipe nobody reads (EPIPE): the error cannot be shown, but tender
+    // still exits 1 rather than aborting.
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe(2) fills the two-element array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors are fresh and owned here only.
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
     let status = std::process::Command::new(tender_tests::tender())
         .arg("/nonexistent/k.hvt")
-        .stderr(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(write_end))
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(1));
