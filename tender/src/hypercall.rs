@@ -3,8 +3,8 @@
 
 use crate::devices::Devices;
 use crate::memory::{GuestMemory, MemoryError};
+use crate::signal;
 use abi::hypercall::{Args, BlockIo, Halt, NetIo, Nr, Poll, Puts, Ret, Walltime, HALT_COOKIE_MAX};
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the vCPU loop does after a hypercall.
@@ -100,9 +100,38 @@ fn walltime(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
 fn puts(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
     let p: Puts = mem.read_args(arg).map_err(bad("PUTS"))?;
     let bytes = mem.slice(p.data, p.len).map_err(bad("PUTS"))?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|_| out.flush()).map_err(HypercallError::Console)?;
+    write_console(bytes).map_err(HypercallError::Console)?;
     Ok(Next::Resume)
+}
+
+/// Writes guest output to stdout, giving up as soon as a signal arrives (a full
+/// pipe nobody reads must not keep tender from stopping on SIGTERM; the vCPU loop
+/// then reports the signal and the rest of the output is dropped). Each chunk is
+/// written only once stdout is writable or the wake-up pipe says "stop".
+fn write_console(mut bytes: &[u8]) -> std::io::Result<()> {
+    const CHUNK: usize = 4096; // PIPE_BUF: a POLLOUT pipe takes this much without blocking
+    while !bytes.is_empty() {
+        if signal::pending().is_some() {
+            return Ok(());
+        }
+        let mut fds = vec![libc::pollfd { fd: libc::STDOUT_FILENO, events: libc::POLLOUT, revents: 0 }];
+        fds.extend(signal::wake_fd().map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
+        if !wait_interruptibly(&mut fds, None) || fds[0].revents == 0 {
+            continue;
+        }
+        let n = bytes.len().min(CHUNK);
+        // SAFETY: writes `n` bytes from a live slice to our stdout.
+        let rc = unsafe { libc::write(libc::STDOUT_FILENO, bytes.as_ptr().cast(), n) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted && e.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(e);
+            }
+            continue;
+        }
+        bytes = &bytes[rc as usize..];
+    }
+    Ok(())
 }
 
 /// POLL: wait for the deadline or a readable TAP; report which handles are ready.
@@ -112,7 +141,10 @@ fn poll(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, Hype
         .nets()
         .map(|(h, n)| (h, libc::pollfd { fd: n.tap.raw_fd(), events: libc::POLLIN, revents: 0 }))
         .unzip();
-    wait_interruptibly(&mut fds, Duration::from_nanos(p.timeout_nsecs));
+    fds.extend(signal::wake_fd().map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
+    if signal::pending().is_none() {
+        wait_interruptibly(&mut fds, Some(Duration::from_nanos(p.timeout_nsecs)));
+    }
     p.ready_set = 0;
     p.ret = 0;
     for (h, fd) in handles.iter().zip(&fds) {
@@ -125,19 +157,23 @@ fn poll(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, Hype
     Ok(Next::Resume)
 }
 
-/// Waits on `fds` for at most `d` (nanosecond precision), returning early on a
-/// signal so SIGTERM is served at once (the vCPU loop sees it next).
-fn wait_interruptibly(fds: &mut [libc::pollfd], d: Duration) {
-    let ts = libc::timespec {
+/// Waits on `fds` for at most `d` (nanosecond precision; `None`: no limit),
+/// returning early on a signal (EINTR, or the wake-up pipe among `fds`) so SIGTERM
+/// is served at once by the vCPU loop. Returns false if interrupted.
+fn wait_interruptibly(fds: &mut [libc::pollfd], d: Option<Duration>) -> bool {
+    let ts = d.map(|d| libc::timespec {
         tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_nsec: d.subsec_nanos() as libc::c_long,
-    };
+    });
+    let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `fds` is a valid slice of pollfd for its length and `ts` lives on our
     // stack; ppoll writes only `revents`. On EINTR nothing is ready, which is correct.
-    let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, &ts, std::ptr::null()) };
+    let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tsp, std::ptr::null()) };
     if rc < 0 {
         fds.iter_mut().for_each(|f| f.revents = 0);
+        return false;
     }
+    signal::pending().is_none()
 }
 
 fn halt(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {

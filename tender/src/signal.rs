@@ -1,23 +1,56 @@
-//! SIGINT/SIGTERM: stop the guest cleanly. The handler only records the signal
-//! and asks KVM to leave the guest (`immediate_exit`); the vCPU loop does the rest.
+//! SIGINT/SIGTERM: stop the guest cleanly. The handler only records the signal,
+//! asks KVM to leave the guest (`immediate_exit`) and writes a byte to a wake-up
+//! pipe that every host-side wait also polls, so no signal is lost in the gap
+//! before a blocking call; the vCPU loop does the rest.
 
-use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, Ordering};
 
 static PENDING: AtomicI32 = AtomicI32::new(0);
 static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
+static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(signo: libc::c_int) {
     PENDING.store(signo, Ordering::SeqCst);
     let p = IMMEDIATE_EXIT.load(Ordering::SeqCst);
     if !p.is_null() {
-        // SAFETY: `p` points at kvm_run.immediate_exit of the live vCPU (see `arm`);
-        // a byte store is async-signal-safe and KVM reads it on the next KVM_RUN.
-        unsafe { p.write_volatile(1) };
+        // SAFETY: `p` points at kvm_run.immediate_exit of the live vCPU (see `arm`),
+        // a byte aligned for AtomicU8; an atomic store is async-signal-safe and KVM
+        // reads the byte on the next KVM_RUN.
+        unsafe { AtomicU8::from_ptr(p) }.store(1, Ordering::SeqCst);
     }
+    let fd = WAKE_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full
+        // pipe (already signalled) just drops the byte.
+        unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+/// The read end of the wake-up pipe: readable once a signal arrived. Host-side
+/// waits (POLL, console writes) include it so they end at once.
+pub fn wake_fd() -> Option<RawFd> {
+    Some(WAKE_READ.load(Ordering::SeqCst)).filter(|fd| *fd >= 0)
+}
+
+fn make_wake_pipe() -> std::io::Result<()> {
+    if WAKE_READ.load(Ordering::SeqCst) >= 0 {
+        return Ok(());
+    }
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array; the fds stay open for the process's life.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    WAKE_READ.store(fds[0], Ordering::SeqCst);
+    WAKE_WRITE.store(fds[1], Ordering::SeqCst);
+    Ok(())
 }
 
 /// Installs the handlers, without SA_RESTART so blocking calls return EINTR.
 pub fn install() -> std::io::Result<()> {
+    make_wake_pipe()?;
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we set
         // the handler to a function that only touches atomics.

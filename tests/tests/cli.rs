@@ -101,8 +101,8 @@ fn odd_mem_is_rounded_down_with_a_warning() {
 
 #[test]
 fn broken_stderr_and_non_utf8_arguments_do_not_abort() {
-    use std::os::unix::ffi::OsStrExt;
     use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
     // stderr a pipe nobody reads (EPIPE): the error cannot be shown, but tender
     // still exits 1 rather than aborting.
     let mut fds = [0i32; 2];

@@ -132,3 +132,48 @@ fn output_into_read_only_code_is_fatal_not_a_host_fault() {
     let o = boot_code("poll_ro", &asm::hypercall(3, DATA as u32), &le(&[0, 0, 0]));
     expect_fatal(&o, "Hypercall POLL: bad guest address");
 }
+
+#[test]
+fn sigterm_ends_a_console_write_nobody_reads() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    if !kvm_available("sigterm_ends_a_console_write_nobody_reads") {
+        return;
+    }
+    // 16 MiB of PUTS into a pipe whose reader never reads: tender blocks on stdout.
+    let code = asm::hypercall(2, DATA as u32);
+    let img = craft::temp_file(
+        "putsblock",
+        "guest.hvt",
+        &craft::image(&code, &le(&[0x20_0000, 16 << 20]), Notes::default()),
+    );
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe(2) fills the two-element array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors are fresh and owned here only.
+    let (_unread, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut child = std::process::Command::new(tender())
+        .arg("--mem=32")
+        .arg(&img)
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tender");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(1));
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("tender ignored SIGTERM while writing to a full pipe");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(err.trim(), "tender: Exiting on signal 15");
+}
