@@ -13,7 +13,7 @@ pub fn load_segments(mem: &mut GuestMemory, file: &[u8], image: &Image) -> Resul
         mem.write(s.vaddr, &file[s.file_range.clone()])?;
     }
     for s in image.segments.iter().filter(|s| !s.writable) {
-        mem.protect_readonly(s.prot_start, s.prot_end, s.executable)?;
+        mem.protect_readonly(s.prot_start, s.prot_end)?;
     }
     Ok(())
 }

@@ -4,8 +4,9 @@
 
 use crate::block::{BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
 use crate::cli::Config;
+use crate::cli::NetSource;
 use crate::manifest::{DeviceKind, Manifest};
-use crate::net::{NetDevice, NetError};
+use crate::net::{NetDevice, NetError, Tap};
 
 /// A device option that does not fit the image's manifest, or cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,9 @@ impl Devices {
         }
         for n in &cfg.nets {
             declared(manifest, &n.name, DeviceKind::Net)?;
+            if let NetSource::Fd(fd) = n.source {
+                Tap::check_open(fd).map_err(|source| NetError::Tap { name: n.name.clone(), source })?;
+            }
         }
         let mut devices = Devices::default();
         for b in &cfg.blocks {

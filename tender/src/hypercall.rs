@@ -53,7 +53,7 @@ pub fn handle(mem: &mut GuestMemory, devices: &Devices, nr: u32, arg: u64) -> Re
 /// buffer check (fatal); host I/O errors are `EUNSPEC`.
 fn block_io(mem: &mut GuestMemory, devices: &Devices, arg: u64, write: bool) -> Result<Next, HypercallError> {
     let name = if write { "BLOCK_WRITE" } else { "BLOCK_READ" };
-    let mut a: BlockIo = mem.read_args(arg).map_err(bad(name))?;
+    let mut a: BlockIo = mem.read_args_for_update(arg).map_err(bad(name))?;
     a.ret = match devices.block(a.handle) {
         Some(dev) if dev.in_range(a.offset, a.len) => {
             if write {
@@ -69,7 +69,7 @@ fn block_io(mem: &mut GuestMemory, devices: &Devices, arg: u64, write: bool) -> 
 }
 
 fn net_write(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, HypercallError> {
-    let mut a: NetIo = mem.read_args(arg).map_err(bad("NET_WRITE"))?;
+    let mut a: NetIo = mem.read_args_for_update(arg).map_err(bad("NET_WRITE"))?;
     a.ret = match devices.net(a.handle) {
         Some(dev) => dev.send(mem.slice(a.data, a.len).map_err(bad("NET_WRITE"))?),
         None => Ret::Einval,
@@ -79,7 +79,7 @@ fn net_write(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next,
 }
 
 fn net_read(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, HypercallError> {
-    let mut a: NetIo = mem.read_args(arg).map_err(bad("NET_READ"))?;
+    let mut a: NetIo = mem.read_args_for_update(arg).map_err(bad("NET_READ"))?;
     let (ret, len) = match devices.net(a.handle) {
         Some(dev) => dev.receive(mem.slice_mut(a.data, a.len).map_err(bad("NET_READ"))?),
         None => (Ret::Einval, 0),
@@ -136,7 +136,7 @@ fn write_console(mut bytes: &[u8]) -> std::io::Result<()> {
 
 /// POLL: wait for the deadline or a readable TAP; report which handles are ready.
 fn poll(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, HypercallError> {
-    let mut p: Poll = mem.read_args(arg).map_err(bad("POLL"))?;
+    let mut p: Poll = mem.read_args_for_update(arg).map_err(bad("POLL"))?;
     let (handles, mut fds): (Vec<usize>, Vec<libc::pollfd>) = devices
         .nets()
         .map(|(h, n)| (h, libc::pollfd { fd: n.tap.raw_fd(), events: libc::POLLIN, revents: 0 }))

@@ -45,13 +45,30 @@ pub enum LaunchError {
     Vm(#[from] VmError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("Could not make the guest's block writes durable (see above)")]
+    Flush,
+    #[error("{path}: not a regular file of at most 4 GiB")]
+    KernelNotFile { path: PathBuf },
+}
+
+/// Reads the image: a regular file no larger than the largest guest (never a
+/// device or a pipe that reads forever).
+fn read_kernel(path: &std::path::Path) -> Result<Vec<u8>, LaunchError> {
+    let err = |source| LaunchError::ReadKernel { path: path.into(), source };
+    let f = std::fs::File::open(path).map_err(err)?;
+    let meta = f.metadata().map_err(err)?;
+    if !meta.is_file() || meta.len() > abi::layout::MEM_MAX {
+        return Err(LaunchError::KernelNotFile { path: path.into() });
+    }
+    let mut file = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, abi::layout::MEM_MAX), &mut file).map_err(err)?;
+    Ok(file)
 }
 
 /// Boots the unikernel and returns its exit status.
 pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let path = cfg.kernel.clone();
-    let file =
-        std::fs::read(&path).map_err(|source| LaunchError::ReadKernel { path: path.clone(), source })?;
+    let file = read_kernel(&path)?;
     let image_err = |source| LaunchError::Image { path: path.clone(), source };
     elf::check_header(&file).map_err(image_err)?;
     elf::read_abi_note(&file).map_err(image_err)?;
@@ -78,9 +95,13 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let result = run::run(&mut vcpu, &mut mem, &devices);
     // Whatever stopped the guest (HALT, a fault, a signal), what it wrote and was
     // acknowledged must reach the disk.
-    devices.flush_all();
+    let flushed = devices.flush_all();
     // The vCPU and VM go before the memory they map.
     drop(vcpu);
     drop(vm);
-    Ok(result?)
+    let status = result?;
+    if !flushed {
+        return Err(LaunchError::Flush);
+    }
+    Ok(status)
 }

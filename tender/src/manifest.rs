@@ -38,6 +38,8 @@ pub enum ManifestError {
     FirstName,
     #[error("entry {0}: name is not NUL-terminated")]
     Unterminated(usize),
+    #[error("entry {0}: device name is not 1 to 67 letters or digits")]
+    BadName(usize),
     #[error("entry {0}: already marked attached")]
     Attached(usize),
     #[error("entry {index}: unknown device type {ty:#x}")]
@@ -86,6 +88,13 @@ impl Manifest {
             let info = mft::EntryInfo::decode(entry);
             if !info.name_terminated() {
                 return Err(ManifestError::Unterminated(index));
+            }
+            // Names are shown to users and matched against the command line, which
+            // only accepts [A-Za-z0-9]{1,67}: anything else is a hostile or broken image.
+            let name_ok =
+                std::str::from_utf8(info.name_bytes()).is_ok_and(|n| abi::manifest::check_name(n).is_ok());
+            if index > 0 && !name_ok {
+                return Err(ManifestError::BadName(index));
             }
             if info.attached {
                 return Err(ManifestError::Attached(index));
@@ -272,6 +281,16 @@ mod tests {
         let mut b = two_devices();
         b[entry_at(0)] = b'x';
         assert_eq!(err(b), "entry 0 has a name, expected none");
+    }
+
+    #[test]
+    fn names_must_be_plain_letters_and_digits() {
+        let mut b = two_devices();
+        b[entry_at(1) + 2] = b'\n';
+        assert_eq!(err(b), "entry 1: device name is not 1 to 67 letters or digits");
+        let mut b = two_devices();
+        b[entry_at(2)] = 0;
+        assert_eq!(err(b), "entry 2: device name is not 1 to 67 letters or digits");
     }
 
     #[test]

@@ -122,17 +122,25 @@ impl GuestMemory {
         Ok(T::decode(self.slice(gpa, T::SIZE as u64)?))
     }
 
+    /// Reads a hypercall argument struct the host will write results into: it must be
+    /// writable too, checked before the hypercall has any effect (no disk write or
+    /// frame sent for a struct whose result could not be stored).
+    pub fn read_args_for_update<T: Args>(&mut self, gpa: u64) -> Result<T, MemoryError> {
+        Ok(T::decode(self.slice_mut(gpa, T::SIZE as u64)?))
+    }
+
     /// Writes a hypercall argument struct back to `gpa`.
     pub fn write_args<T: Args>(&mut self, gpa: u64, args: &T) -> Result<(), MemoryError> {
         args.encode(self.slice_mut(gpa, T::SIZE as u64)?);
         Ok(())
     }
 
-    /// Makes `[start, end)` read-only (and executable if asked) in the host mapping,
-    /// so guest writes to its own code fault.
-    pub fn protect_readonly(&mut self, start: u64, end: u64, exec: bool) -> Result<(), MemoryError> {
+    /// Makes `[start, end)` read-only in the host mapping, so guest writes to its own
+    /// code fault. Never executable for the host: KVM does not need it, and image
+    /// bytes should not be code in tender's own address space.
+    pub fn protect_readonly(&mut self, start: u64, end: u64) -> Result<(), MemoryError> {
         let r = self.check(start, end.saturating_sub(start))?;
-        let prot = libc::PROT_READ | if exec { libc::PROT_EXEC } else { 0 };
+        let prot = libc::PROT_READ;
         // SAFETY: the range is page-aligned (checked by the loader) and inside our mapping;
         // changing its protection cannot affect memory we do not own.
         let rc = unsafe { libc::mprotect(self.base.as_ptr().add(r.start).cast(), r.len(), prot) };
@@ -178,7 +186,7 @@ mod tests {
     #[test]
     fn read_only_ranges_refuse_host_writes() {
         let mut m = GuestMemory::new(2 << 20).unwrap();
-        m.protect_readonly(0x10_0000, 0x10_2000, true).unwrap();
+        m.protect_readonly(0x10_0000, 0x10_2000).unwrap();
         assert!(matches!(m.slice_mut(0x10_1ff8, 16), Err(MemoryError::ReadOnly { .. })));
         assert!(matches!(m.write_u64(0x10_0000, 1), Err(MemoryError::ReadOnly { .. })));
         assert!(m.slice_mut(0x10_2000, 8).is_ok());

@@ -23,6 +23,8 @@ pub enum RunError {
     BadAccess { msg: String, at: GuestPc },
     #[error("Guest memory protection fault: {access} at {gpa:#x} (read-only guest memory), {at}")]
     ProtectionFault { access: &'static str, gpa: u64, at: GuestPc },
+    #[error("Guest memory protection fault: KVM could not access guest memory (EFAULT), {at}")]
+    HostFault { at: GuestPc },
     #[error("Guest accessed unbacked address {gpa:#x} ({access} of {len} bytes), {at}")]
     Unbacked { access: &'static str, gpa: u64, len: usize, at: GuestPc },
     #[error("Guest {what} (KVM shutdown exit), {at}")]
@@ -80,7 +82,7 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Err(e) if e.errno() == libc::EFAULT => {
                 // Standard KVM reports a guest write to a page the host mapped
                 // read-only this way (kvm-pvm uses an MMIO exit instead).
-                return Err(RunError::ProtectionFault { access: "write", gpa: 0, at: pc(vcpu) });
+                return Err(RunError::HostFault { at: pc(vcpu) });
             }
             Err(e) => return Err(RunError::Run(e)),
         };

@@ -120,3 +120,10 @@ fn broken_stderr_and_non_utf8_arguments_do_not_abort() {
     let odd = OsStr::from_bytes(b"/nonexistent/\xff.hvt");
     tender_tests::tender_run(&[odd]).expect_code(1).expect_stderr("Could not read the kernel image");
 }
+
+#[test]
+fn kernel_must_be_a_regular_file() {
+    // /dev/zero would otherwise be read until memory runs out.
+    run(&["/dev/zero"]).expect_code(1).expect_stderr("/dev/zero: not a regular file of at most 4 GiB");
+    run(&["/tmp"]).expect_code(1).expect_stderr("not a regular file");
+}

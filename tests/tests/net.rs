@@ -171,7 +171,7 @@ fn missing_or_down_tap_is_a_clear_error() {
         Command::new(tender()).arg("--net:service=@99").arg(image("ping")),
         Duration::from_secs(20),
     );
-    o.expect_code(1).expect_stderr("File descriptor 99 is not an open TAP device");
+    o.expect_code(1).expect_stderr("File descriptor 99 is not open");
 }
 
 #[test]

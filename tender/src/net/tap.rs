@@ -38,6 +38,12 @@ pub enum TapError {
     },
     #[error("File descriptor {0} is a TUN device, not a TAP device")]
     TunNotTap(RawFd),
+    #[error(
+        "File descriptor {0} is a TAP opened with packet headers (it needs IFF_NO_PI and no IFF_VNET_HDR)"
+    )]
+    Headers(RawFd),
+    #[error("File descriptor {0} is not open")]
+    NotOpen(RawFd),
     #[error("Could not configure TAP '{name}'")]
     Configure {
         name: String,
@@ -155,8 +161,13 @@ impl Tap {
             return Err(TapError::NotTapFd { fd, source: io::Error::last_os_error() });
         }
         // SAFETY: TUNGETIFF filled `ifru_flags`.
-        if i32::from(unsafe { req.ifr_ifru.ifru_flags }) & libc::IFF_TAP == 0 {
+        let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
+        if flags & libc::IFF_TAP == 0 {
             return Err(TapError::TunNotTap(fd));
+        }
+        // Frames must be bare Ethernet both ways: no packet-info or virtio-net header.
+        if flags & libc::IFF_NO_PI == 0 || flags & libc::IFF_VNET_HDR != 0 {
+            return Err(TapError::Headers(fd));
         }
         let name = ifreq_name(&req);
         configure(fd, &name)?;
@@ -165,6 +176,16 @@ impl Tap {
         // TUNGETIFF proved it is an open TAP, and tender becomes its only user.
         let file = unsafe { File::from_raw_fd(fd) };
         Ok(Tap { name, mtu, file })
+    }
+
+    /// Fails unless `fd` is an open descriptor. Checked for every `@FD` before tender
+    /// opens anything, so a closed number cannot be taken by one of tender's own files.
+    pub fn check_open(fd: RawFd) -> Result<(), TapError> {
+        // SAFETY: F_GETFD only reads the descriptor flags; no memory is passed.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(TapError::NotOpen(fd));
+        }
+        Ok(())
     }
 
     /// The descriptor, for polling.
