@@ -167,12 +167,14 @@ pub fn cases() -> Vec<Case> {
             vec![],
         ),
         case("hypercall_read", 1, "4-byte read from 0x100000010", access(hc(2), 0, asm::ldr_w(1, 0)), vec![]),
+        // As solo5-hvt, any 4-byte write in the window decodes as nr = offset >> 3:
+        // +0x44 is HALT.
         case(
-            "between_hypercall_addresses",
-            1,
-            "4-byte write to 0x100000014 (not a hypercall address)",
-            access(hc(2) + 4, DATA, asm::str_w(1, 0)),
-            vec![],
+            "halt_between_hypercall_addresses",
+            43,
+            "",
+            access(hc(8) + 4, DATA, asm::str_w(1, 0)),
+            words(&[0, 43]),
         ),
         case("hypercall_number_9", 1, "4-byte write to 0x100000048", hypercall(9), vec![]),
         // Its own code is read-only in the host mapping.
