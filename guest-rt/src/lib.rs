@@ -47,12 +47,15 @@ pub mod manifest;
 pub mod net;
 #[cfg(feature = "smoltcp")]
 pub mod netstack;
+mod paging;
 #[cfg(target_os = "none")]
 mod panic;
 pub mod poll;
 mod racy;
 #[cfg(feature = "smoltcp")]
 pub mod smoltcp_device;
+#[cfg(target_os = "none")]
+mod trap;
 
 pub use args::args;
 pub use boot::boot_info;

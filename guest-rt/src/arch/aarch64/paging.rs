@@ -5,17 +5,13 @@
 //! 4 KiB granule, 40-bit VA (the tender's TCR_EL1): PGD → PUD (one entry per
 //! GiB of RAM, and the MMIO block at 4 GiB) → one PMD per GiB → 4 KiB pages in
 //! the first 2 MiB (nothing below 0x10000, read-only up to 1 MiB) and in the
-//! 2 MiB that hold the guard page; 2 MiB blocks elsewhere.
+//! 2 MiB that hold the guard page; 2 MiB blocks elsewhere. The builder is the
+//! shared `crate::paging`; this module gives it the AArch64 descriptor bits.
 
-/// A 4 KiB page.
-pub const PAGE: u64 = 0x1000;
-/// A 2 MiB block.
-pub const BLOCK: u64 = 0x20_0000;
-/// One GiB (a PUD entry's reach).
-pub const GIB: u64 = 1 << 30;
-const ENTRIES: usize = 512;
-/// Guest memory the tables can map (the ABI's maximum).
-pub const MAX_MEM: u64 = 4 << 30;
+// The port's paging names; on non-AArch64 hosts this file is compiled only for
+// its unit tests (see `arch/mod.rs`), which do not use them all.
+#[cfg_attr(test, allow(unused_imports))]
+pub use crate::paging::{Table, BLOCK, GIB, MAX_MEM, PAGE};
 
 /// Next-level table.
 const TABLE: u64 = 0b11;
@@ -30,91 +26,22 @@ const BLOCK_DEVICE: u64 = 0x0060_0000_0000_0705;
 /// Where the hypercall window starts.
 const MMIO_BASE: u64 = abi::hypercall::MMIO_BASE;
 
-/// First address mapped at all (below: the tender's tables, never for the guest).
-const LOW_UNMAPPED_END: u64 = abi::layout::RO_REGION_START;
-/// End of the read-only boot info / manifest / command line region.
-const RO_END: u64 = abi::layout::RO_REGION_END;
-
-/// One translation table.
-#[repr(C, align(4096))]
-#[derive(Clone, Copy, Debug)]
-pub struct Table(pub [u64; ENTRIES]);
-
-impl Table {
-    const EMPTY: Table = Table([0; ENTRIES]);
-
-    fn addr(&self) -> u64 {
-        self as *const Table as u64
-    }
-}
-
-/// Every table the map needs.
-#[repr(C, align(4096))]
+/// The AArch64 descriptor bits, plus the MMIO block at 4 GiB.
 #[derive(Debug)]
-pub struct PageTables {
-    pub pgd: Table,
-    pub pud: Table,
-    pub pmd: [Table; 4],
-    pub pte_low: Table,
-    pub pte_guard: Table,
+pub struct Aarch64;
+
+impl crate::paging::Descriptors for Aarch64 {
+    const TABLE: u64 = TABLE;
+    const BLOCK_RW: u64 = BLOCK_RWX;
+    const PAGE_RO: u64 = PAGE_RO;
+    const PAGE_RW: u64 = PAGE_RWX;
+    const FIXED_GIB: &'static [(usize, u64)] = &[((MMIO_BASE / GIB) as usize, MMIO_BASE | BLOCK_DEVICE)];
 }
 
-impl PageTables {
-    /// All-empty tables.
-    pub const EMPTY: PageTables = PageTables {
-        pgd: Table::EMPTY,
-        pud: Table::EMPTY,
-        pmd: [Table::EMPTY; 4],
-        pte_low: Table::EMPTY,
-        pte_guard: Table::EMPTY,
-    };
-
-    /// Fills in the identity map of `mem_size` bytes (a multiple of 2 MiB, at
-    /// most 4 GiB) and the MMIO window, leaving the page at `guard` (if any)
-    /// unmapped. The tables' own addresses are their physical addresses.
-    pub fn build(&mut self, mem_size: u64, guard: Option<u64>) {
-        let mem_size = mem_size.min(MAX_MEM) & !(BLOCK - 1);
-        let guard = guard.map(|g| g & !(PAGE - 1)).filter(|&g| g >= RO_END && g < mem_size);
-        self.pgd.0[0] = self.pud.addr() | TABLE;
-        let blocks = (mem_size / BLOCK) as usize;
-        for n in 0..blocks {
-            let base = n as u64 * BLOCK;
-            let holds_guard = guard.is_some_and(|g| g & !(BLOCK - 1) == base);
-            let entry = if n == 0 {
-                fill_pages(&mut self.pte_low, base, guard)
-            } else if holds_guard {
-                fill_pages(&mut self.pte_guard, base, guard)
-            } else {
-                base | BLOCK_RWX
-            };
-            self.pmd[n / ENTRIES].0[n % ENTRIES] = entry;
-        }
-        for gib in 0..blocks.div_ceil(ENTRIES) {
-            self.pud.0[gib] = self.pmd[gib].addr() | TABLE;
-        }
-        self.pud.0[(MMIO_BASE / GIB) as usize] = MMIO_BASE | BLOCK_DEVICE;
-    }
-
-    /// The value for TTBR0_EL1.
-    pub fn root(&self) -> u64 {
-        self.pgd.addr()
-    }
-}
-
-/// Maps the 2 MiB at `base` with 4 KiB pages in `pte`; returns the PMD entry.
-fn fill_pages(pte: &mut Table, base: u64, guard: Option<u64>) -> u64 {
-    for (i, e) in pte.0.iter_mut().enumerate() {
-        let addr = base + i as u64 * PAGE;
-        *e = if addr < LOW_UNMAPPED_END || Some(addr) == guard {
-            0
-        } else if addr < RO_END {
-            addr | PAGE_RO
-        } else {
-            addr | PAGE_RWX
-        };
-    }
-    pte.addr() | TABLE
-}
+/// Every table the map needs: PGD (`top`), PUD (`gib`), one PMD per GiB
+/// (`dir`), PTEs for the first 2 MiB and for the 2 MiB that hold the guard
+/// page. `build` fills them in, `root` is the value for TTBR0_EL1.
+pub type PageTables = crate::paging::PageTables<Aarch64>;
 
 #[cfg(test)]
 mod tests {
@@ -131,10 +58,10 @@ mod tests {
     /// Walks the tables for `addr`: the leaf descriptor's attribute bits if mapped.
     fn walk(t: &PageTables, addr: u64) -> Option<u64> {
         let find = |d: u64| -> &Table {
-            let all = [&t.pgd, &t.pud, &t.pmd[0], &t.pmd[1], &t.pmd[2], &t.pmd[3], &t.pte_low, &t.pte_guard];
+            let all = [&t.top, &t.gib, &t.dir[0], &t.dir[1], &t.dir[2], &t.dir[3], &t.pt_low, &t.pt_guard];
             all.into_iter().find(|x| x.addr() == d & OA).expect("entry points at one of our tables")
         };
-        let l0 = t.pgd.0[(addr >> 39) as usize & 511];
+        let l0 = t.top.0[(addr >> 39) as usize & 511];
         assert_eq!(l0 & 3, TABLE);
         let l1 = find(l0).0[(addr >> 30) as usize & 511];
         match l1 & 3 {

@@ -2,9 +2,7 @@
 //! Rust handler that reports the trap and halts with the frame as HALT cookie.
 
 use super::trapframe::{RawFrame, TrapFrame, RAW_FRAME_SIZE};
-use crate::racy::RacyCell;
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicBool, Ordering};
 
 // Sixteen 128-byte slots: {synchronous, IRQ, FIQ, SError} taken from EL1 on
 // SP_EL0 (normal code), EL1 on SP_EL1 (the handler itself), lower EL AArch64,
@@ -75,24 +73,8 @@ pub fn init_cpu() {
     unsafe { asm!("msr vbar_el1, {}", "isb", in(reg) table, options(nostack, preserves_flags)) };
 }
 
-/// The crash state handed to the tender as HALT cookie (512 bytes, in guest RAM).
-static SAVED: RacyCell<TrapFrame> = RacyCell::new(TrapFrame::ZERO);
-/// Set by the first trap: a trap while reporting halts without printing.
-static IN_TRAP: AtomicBool = AtomicBool::new(false);
-
 /// Called by the common stub on the SP_EL1 stack with the saved registers.
 #[no_mangle]
 extern "C" fn guest_rt_trap(raw: &RawFrame) -> ! {
-    let cookie = SAVED.get();
-    let nested = IN_TRAP.swap(true, Ordering::Relaxed);
-    if !nested {
-        // SAFETY: the first trap is the only writer of SAVED (IN_TRAP guards
-        // re-entry), and nothing else references it.
-        let frame = unsafe {
-            *cookie = TrapFrame::from_raw(raw);
-            &*cookie
-        };
-        crate::console::report(|w| frame.write_report(w, super::memory::stack_guard()));
-    }
-    crate::hypercall::halt(cookie as u64, crate::boot::EXIT_ABORT)
+    crate::trap::report_and_halt(|| TrapFrame::from_raw(raw))
 }

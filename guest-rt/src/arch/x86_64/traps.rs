@@ -3,9 +3,7 @@
 
 use super::cpu::read_cr2;
 use super::trapframe::{RawFrame, TrapFrame};
-use crate::racy::RacyCell;
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 // Each stub makes the stack uniform (a 0 where the CPU pushed no error code),
 // pushes its vector and joins the common path, which pushes the GPRs so that
@@ -64,24 +62,8 @@ pub(super) fn trap_stub(vector: usize) -> u64 {
     unsafe { guest_rt_trap_table[vector] }
 }
 
-/// The crash state handed to the tender as HALT cookie (512 bytes, in guest RAM).
-static SAVED: RacyCell<TrapFrame> = RacyCell::new(TrapFrame::ZERO);
-/// Set by the first trap: a trap while reporting halts without printing.
-static IN_TRAP: AtomicBool = AtomicBool::new(false);
-
 /// Called by the common stub on the IST1 stack with the saved registers.
 #[no_mangle]
 extern "C" fn guest_rt_trap(raw: &RawFrame) -> ! {
-    let cookie = SAVED.get();
-    let nested = IN_TRAP.swap(true, Ordering::Relaxed);
-    if !nested {
-        // SAFETY: the first trap is the only writer of SAVED (IN_TRAP guards
-        // re-entry), and nothing else references it.
-        let frame = unsafe {
-            *cookie = TrapFrame::from_raw(raw, read_cr2());
-            &*cookie
-        };
-        crate::console::report(|w| frame.write_report(w, super::usermode::stack_guard()));
-    }
-    crate::hypercall::halt(cookie as u64, crate::boot::EXIT_ABORT)
+    crate::trap::report_and_halt(|| TrapFrame::from_raw(raw, read_cr2()))
 }

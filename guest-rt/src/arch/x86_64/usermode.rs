@@ -8,37 +8,16 @@
 //! switch to the IST stack at CPL 0 as before.
 
 use super::descriptors::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
-use super::paging::{PageTables, PAGE};
-use crate::racy::RacyCell;
 use core::arch::asm;
-use core::sync::atomic::{AtomicU64, Ordering};
-
-static TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::EMPTY);
-/// Address of the unmapped page under the stack (0: none).
-static STACK_GUARD: AtomicU64 = AtomicU64::new(0);
 
 /// Builds and loads the page tables for `mem_size` bytes, with the page at
 /// `stack_guard` left unmapped. Called once at boot, at CPL 0.
 pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
-    let tables = TABLES.get();
-    // SAFETY: called once at boot, before anything else uses TABLES.
-    let root = unsafe {
-        (*tables).build(mem_size, stack_guard);
-        (*tables).root()
-    };
-    STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
+    let root = crate::paging::build_tables(mem_size, stack_guard);
     // SAFETY: the new tables identity-map all guest memory the runtime uses
     // (image, stack, heap, boot info) with the same addresses as the tender's,
     // so execution continues unchanged; they live in a static forever.
     unsafe { asm!("mov cr3, {}", in(reg) root, options(nostack, preserves_flags)) };
-}
-
-/// The page under the stack, if there is one: a fault there is a stack overflow.
-pub(crate) fn stack_guard() -> Option<(u64, u64)> {
-    match STACK_GUARD.load(Ordering::Relaxed) {
-        0 => None,
-        g => Some((g, g + PAGE)),
-    }
 }
 
 /// Continues at CPL 3 in `entry`, on the current stack, interrupts still off.
