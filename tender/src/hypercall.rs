@@ -4,7 +4,7 @@
 use crate::devices::Devices;
 use crate::memory::{GuestMemory, MemoryError};
 use crate::signal;
-use abi::hypercall::{Args, BlockIo, Halt, NetIo, Nr, Poll, Puts, Ret, Walltime, HALT_COOKIE_MAX};
+use abi::hypercall::{BlockIo, Halt, NetIo, Nr, Poll, Puts, Ret, Walltime, HALT_COOKIE_MAX};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the vCPU loop does after a hypercall.
@@ -90,7 +90,6 @@ fn net_read(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, 
 }
 
 fn walltime(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
-    mem.check(arg, Walltime::SIZE as u64).map_err(bad("WALLTIME"))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let nsecs = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
     mem.write_args(arg, &Walltime { nsecs }).map_err(bad("WALLTIME"))?;
@@ -115,7 +114,6 @@ fn write_console(mut bytes: &[u8]) -> std::io::Result<()> {
             return Ok(());
         }
         let mut fds = vec![libc::pollfd { fd: libc::STDOUT_FILENO, events: libc::POLLOUT, revents: 0 }];
-        fds.extend(signal::wake_fd().map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
         if !wait_interruptibly(&mut fds, None) || fds[0].revents == 0 {
             continue;
         }
@@ -141,10 +139,7 @@ fn poll(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, Hype
         .nets()
         .map(|(h, n)| (h, libc::pollfd { fd: n.tap.raw_fd(), events: libc::POLLIN, revents: 0 }))
         .unzip();
-    fds.extend(signal::wake_fd().map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
-    if signal::pending().is_none() {
-        wait_interruptibly(&mut fds, Some(Duration::from_nanos(p.timeout_nsecs)));
-    }
+    wait_interruptibly(&mut fds, Some(Duration::from_nanos(p.timeout_nsecs)));
     p.ready_set = 0;
     p.ret = 0;
     for (h, fd) in handles.iter().zip(&fds) {
@@ -157,10 +152,17 @@ fn poll(mem: &mut GuestMemory, devices: &Devices, arg: u64) -> Result<Next, Hype
     Ok(Next::Resume)
 }
 
-/// Waits on `fds` for at most `d` (nanosecond precision; `None`: no limit),
-/// returning early on a signal (EINTR, or the wake-up pipe among `fds`) so SIGTERM
-/// is served at once by the vCPU loop. Returns false if interrupted.
-fn wait_interruptibly(fds: &mut [libc::pollfd], d: Option<Duration>) -> bool {
+/// Waits on `fds` for at most `d` (nanosecond precision; `None`: no limit), and
+/// also on the signal wake-up pipe, so a SIGINT/SIGTERM that arrived before or
+/// during the wait ends it at once for the vCPU loop to serve. Returns false (no fd
+/// ready) if a signal is pending.
+fn wait_interruptibly(fds: &mut Vec<libc::pollfd>, d: Option<Duration>) -> bool {
+    if signal::pending().is_some() {
+        fds.iter_mut().for_each(|f| f.revents = 0);
+        return false;
+    }
+    let callers = fds.len();
+    fds.extend(signal::wake_fd().map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
     let ts = d.map(|d| libc::timespec {
         tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_nsec: d.subsec_nanos() as libc::c_long,
@@ -169,11 +171,12 @@ fn wait_interruptibly(fds: &mut [libc::pollfd], d: Option<Duration>) -> bool {
     // SAFETY: `fds` is a valid slice of pollfd for its length and `ts` lives on our
     // stack; ppoll writes only `revents`. On EINTR nothing is ready, which is correct.
     let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tsp, std::ptr::null()) };
-    if rc < 0 {
+    fds.truncate(callers);
+    if rc < 0 || signal::pending().is_some() {
         fds.iter_mut().for_each(|f| f.revents = 0);
         return false;
     }
-    signal::pending().is_none()
+    true
 }
 
 fn halt(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
