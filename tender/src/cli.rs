@@ -89,6 +89,8 @@ pub fn usage() -> String {
          \x20 --help                         show this help and exit\n\
          \x20 --version                      show version information and exit\n\
          \n\
+         `tender @FILE [MORE...]` reads its arguments from FILE, one per line, then MORE.\n\
+         \n\
          Exit status: the guest's exit status (0 success, 1 failure, 255 abort);\n\
          1 for an error of tender itself (bad image, bad option, bad guest access, signal).\n",
         mem = abi::layout::MEM_DEFAULT_MIB

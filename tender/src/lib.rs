@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`cli::parse`] and [`launch::launch`].
 
 pub mod arch;
+pub mod argfile;
 pub mod block;
 pub mod boot;
 pub mod cli;

@@ -18,7 +18,14 @@ fn report(err: &dyn Error) -> String {
 }
 
 fn main() -> ExitCode {
-    let cfg = match cli::parse(std::env::args_os().skip(1)) {
+    let args = match tender::argfile::expand(std::env::args_os().skip(1).collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            diag::error(format_args!("{}", report(&e)));
+            return ExitCode::from(1);
+        }
+    };
+    let cfg = match cli::parse(args) {
         Ok(Command::Help) => {
             diag::stdout(&cli::usage());
             return ExitCode::SUCCESS;

@@ -4,6 +4,7 @@
 //! memory. Every offset and length in the file is untrusted; all arithmetic is checked and all
 //! reads go through `.get()`, so no input can make these functions panic.
 
+mod head;
 mod notes;
 mod segments;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use goblin::elf::header::{
 use goblin::elf64::header::SIZEOF_EHDR;
 use goblin::elf64::program_header::SIZEOF_PHDR;
 
+pub use head::{read_head, MAX_HEAD};
 pub use notes::{read_abi_note, read_manifest_note, NoteKind};
 pub use segments::plan_load;
 
