@@ -49,6 +49,19 @@ pub fn read_head<F: Read + Seek>(file: &mut F) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// True if the program headers in `head` ask for a dynamic loader (`PT_INTERP`): such a
+/// program cannot run in a container whose root filesystem lacks that loader.
+pub fn requests_interpreter(head: &[u8]) -> bool {
+    let (Some(phoff), Some(phnum)) = (u64_at(head, 32), u16_at(head, 56)) else {
+        return false;
+    };
+    (0..u64::from(phnum)).any(|i| {
+        let at = phoff.saturating_add(i * SIZEOF_PHDR as u64);
+        usize::try_from(at).ok().and_then(|at| u32_at(head, at))
+            == Some(goblin::elf::program_header::PT_INTERP)
+    })
+}
+
 /// Reads from the current length of `head` up to `len` bytes in all, or to the end of file.
 fn extend_to<F: Read + Seek>(file: &mut F, head: &mut Vec<u8>, len: u64) -> std::io::Result<()> {
     let have = head.len() as u64;
@@ -75,6 +88,15 @@ mod tests {
         assert_eq!(check_header(&head), check_header(&file));
         assert_eq!(read_abi_note(&head), read_abi_note(&file));
         assert_eq!(read_manifest_note(&head), read_manifest_note(&file));
+        assert!(!requests_interpreter(&head));
+    }
+
+    #[test]
+    fn dynamic_programs_are_told_apart() {
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        let head = read_head(&mut Cursor::new(&me)).unwrap();
+        // The test binary is linked like any host program: dynamically, unless built static.
+        assert_eq!(requests_interpreter(&head), !cfg!(target_feature = "crt-static"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use goblin::elf::header::{
 use goblin::elf64::header::SIZEOF_EHDR;
 use goblin::elf64::program_header::SIZEOF_PHDR;
 
-pub use head::{read_head, MAX_HEAD};
+pub use head::{read_head, requests_interpreter, MAX_HEAD};
 pub use notes::{read_abi_note, read_manifest_note, NoteKind};
 pub use segments::plan_load;
 
