@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! let nic = NetDevice::find("service").unwrap();
-//! let mut stack = Stack::new(nic, cidr_arg(guest_rt::args().next(), DEFAULT_CIDR)?);
+//! let mut stack = Stack::with_config(nic, ipv4_config(guest_rt::args(), DEFAULT_CIDR)?);
 //! loop {
 //!     stack.poll();               // every pending frame in, every queued frame out
 //!     /* serve stack.sockets */
@@ -12,18 +12,37 @@
 //! }
 //! ```
 
-use smoltcp::wire::Ipv4Cidr;
+use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
 /// How long `wait` sleeps at most when smoltcp has no timer running.
 pub const IDLE_NS: u64 = 10 * crate::clock::NANOS_PER_SEC;
 
-/// The address given on the command line (`10.0.0.77/24`), or `default`;
-/// `Err(arg)` if it is not an IPv4 address with a prefix length.
-pub fn cidr_arg(arg: Option<&str>, default: Ipv4Cidr) -> Result<Ipv4Cidr, &str> {
-    match arg {
-        None => Ok(default),
-        Some(a) => a.parse::<Ipv4Cidr>().map_err(|()| a),
+/// A guest's IPv4 settings: its address with prefix length, and a default gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Config {
+    /// The interface's address, e.g. `10.0.0.2/24`.
+    pub cidr: Ipv4Cidr,
+    /// Where packets for other networks go, if anywhere.
+    pub gateway: Option<Ipv4Address>,
+}
+
+/// Reads IPv4 settings from the command line the way MirageOS unikernels take them:
+/// `--ipv4=ADDR/PREFIX` and `--ipv4-gateway=ADDR` anywhere among the arguments (what
+/// tender-oci passes for a container's interface); a first argument of the form
+/// `ADDR/PREFIX` also sets the address. Other arguments are left to the program; without
+/// any, the address is `default` and there is no gateway. `Err(arg)` names a malformed one.
+pub fn ipv4_config<'a>(args: impl Iterator<Item = &'a str>, default: Ipv4Cidr) -> Result<Ipv4Config, &'a str> {
+    let mut config = Ipv4Config { cidr: default, gateway: None };
+    for (i, arg) in args.enumerate() {
+        if let Some(v) = arg.strip_prefix("--ipv4=") {
+            config.cidr = v.parse().map_err(|()| arg)?;
+        } else if let Some(v) = arg.strip_prefix("--ipv4-gateway=") {
+            config.gateway = Some(v.parse().map_err(|_| arg)?);
+        } else if i == 0 && !arg.starts_with('-') {
+            config.cidr = arg.parse().map_err(|()| arg)?;
+        }
     }
+    Ok(config)
 }
 
 /// smoltcp's delay (whole microseconds) in nanoseconds, saturating.
@@ -84,6 +103,17 @@ mod guest {
                 let _ = addrs.push(IpCidr::Ipv4(cidr));
             });
             Stack { phy, iface, sockets: SocketSet::new(Vec::new()), polls: 0 }
+        }
+
+        /// An interface with `nic`'s MAC at `config`'s address, routing through its
+        /// gateway (if any).
+        pub fn with_config(nic: NetDevice, config: super::Ipv4Config) -> Stack {
+            let mut stack = Stack::new(nic, config.cidr);
+            if let Some(gw) = config.gateway {
+                // Only fails when the route table is full; a fresh one is empty.
+                let _ = stack.iface.routes_mut().add_default_ipv4_route(gw);
+            }
+            stack
         }
 
         /// Runs smoltcp once: takes in every pending frame, sends everything the
@@ -161,15 +191,32 @@ mod tests {
     use super::*;
     use smoltcp::wire::Ipv4Address;
 
+    fn cfg(args: &str) -> Result<Ipv4Config, &str> {
+        ipv4_config(args.split(' ').filter(|a| !a.is_empty()), Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24))
+    }
+
     #[test]
     fn address_from_the_command_line() {
         let default = Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24);
-        assert_eq!(cidr_arg(None, default), Ok(default));
+        assert_eq!(cfg(""), Ok(Ipv4Config { cidr: default, gateway: None }));
         let set = Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 77), 25);
-        assert_eq!(cidr_arg(Some("10.0.0.77/25"), default), Ok(set));
-        assert_eq!(cidr_arg(Some("10.0.0.77"), default), Err("10.0.0.77"));
-        assert_eq!(cidr_arg(Some("10.0.0.777/24"), default), Err("10.0.0.777/24"));
-        assert_eq!(cidr_arg(Some("10.0.0.7/33"), default), Err("10.0.0.7/33"));
+        assert_eq!(cfg("10.0.0.77/25").map(|c| c.cidr), Ok(set));
+        assert_eq!(cfg("10.0.0.77"), Err("10.0.0.77"));
+        assert_eq!(cfg("10.0.0.777/24"), Err("10.0.0.777/24"));
+        assert_eq!(cfg("10.0.0.7/33"), Err("10.0.0.7/33"));
+        assert_eq!(cfg("10.0.0.7/24 x").map(|c| c.cidr.prefix_len()), Ok(24), "later arguments are the program's");
+        assert_eq!(cfg("x"), Err("x"), "a first argument is an address");
+    }
+
+    #[test]
+    fn mirage_options_from_the_command_line() {
+        let c = cfg("--ipv4=172.17.0.2/16 --ipv4-gateway=172.17.0.1 user-arg").unwrap();
+        assert_eq!(c.cidr, Ipv4Cidr::new(Ipv4Address::new(172, 17, 0, 2), 16));
+        assert_eq!(c.gateway, Some(Ipv4Address::new(172, 17, 0, 1)));
+        let c = cfg("--ipv4-gateway=10.0.0.1").unwrap();
+        assert_eq!((c.cidr.prefix_len(), c.gateway), (24, Some(Ipv4Address::new(10, 0, 0, 1))));
+        assert_eq!(cfg("--ipv4=10.0.0.2"), Err("--ipv4=10.0.0.2"));
+        assert_eq!(cfg("--ipv4-gateway=gw"), Err("--ipv4-gateway=gw"));
     }
 
     #[test]

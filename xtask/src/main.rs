@@ -22,8 +22,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   setup                 install the Debian packages the guest build needs (idempotent)
-  build                 build tender (target/release/tender) and every example unikernel
-                        (target/unikernels/x86_64/<example>.hvt)
+  build                 build tender and tender-oci (target/release/, static) and every
+                        example unikernel (target/unikernels/x86_64/<example>.hvt)
   build --arch aarch64  build the static AArch64 tender (target/aarch64-unknown-linux-gnu/
                         release/tender) and the examples (target/unikernels/aarch64/)
   run EXAMPLE [ARGS..]  build, then boot examples/EXAMPLE with tender, passing ARGS
@@ -48,17 +48,29 @@ pub fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Builds the host tender in release mode.
+/// Builds tender and tender-oci in release mode, statically linked (`+crt-static`): the same
+/// tender then runs on the host and inside any container's root filesystem, where
+/// tender-oci puts it. `--target` keeps the flag off build scripts and proc-macros; the
+/// binaries are copied to `target/release/`, where users and the tests find them.
 fn build_tender(root: &Path) -> Result<PathBuf, String> {
-    println!("xtask: building tender");
-    run(Command::new(env!("CARGO")).current_dir(root).args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "tender",
-    ]))?;
-    Ok(root.join("target/release/tender"))
+    println!("xtask: building tender and tender-oci (static)");
+    let host = "x86_64-unknown-linux-gnu";
+    run(Command::new(env!("CARGO"))
+        .current_dir(root)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .args(["build", "--release", "--locked", "--target", host, "-p", "tender", "-p", "tender-oci"]))?;
+    let release = root.join("target/release");
+    std::fs::create_dir_all(&release).map_err(|e| format!("{}: {e}", release.display()))?;
+    for bin in ["tender", "tender-oci"] {
+        let from = root.join(format!("target/{host}/release/{bin}"));
+        let to = release.join(bin);
+        // Replace, never write through: a running tender may hold the old file open.
+        let tmp = release.join(format!(".{bin}.new"));
+        std::fs::copy(&from, &tmp)
+            .and_then(|_| std::fs::rename(&tmp, &to))
+            .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))?;
+    }
+    Ok(release.join("tender"))
 }
 
 /// Everything `build` produces.

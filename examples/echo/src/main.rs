@@ -1,5 +1,6 @@
 //! echo: a TCP echo server (port 7) on its net device "service" at
-//! 10.0.0.2/24, or at the address given as its first argument, until killed.
+//! 10.0.0.2/24, or at the address given as its first argument or as
+//! `--ipv4=ADDR/PREFIX` (with `--ipv4-gateway=ADDR`, as tender-oci passes), until killed.
 //! Several connections at once; 64 KiB windows for throughput tests.
 #![no_std]
 #![no_main]
@@ -10,7 +11,7 @@ extern crate alloc;
 use alloc::vec;
 use alloc::vec::Vec;
 use guest_rt::net::NetDevice;
-use guest_rt::netstack::{cidr_arg, Stack, IDLE_NS};
+use guest_rt::netstack::{ipv4_config, Stack, IDLE_NS};
 use guest_rt::println;
 use guest_rt::smoltcp::iface::SocketHandle;
 use guest_rt::smoltcp::socket::tcp::{Socket, SocketBuffer, State};
@@ -31,15 +32,16 @@ fn main() -> i32 {
         println!("echo: no net device 'service' in the manifest copy");
         return 1;
     };
-    let cidr = match cidr_arg(guest_rt::args().next(), DEFAULT_CIDR) {
+    let config = match ipv4_config(guest_rt::args(), DEFAULT_CIDR) {
         Ok(c) => c,
         Err(bad) => {
-            println!("echo: '{bad}' is not an address like 10.0.0.2/24");
+            println!("echo: '{bad}' is not an address like 10.0.0.2/24 (or --ipv4=ADDR/PREFIX, --ipv4-gateway=ADDR)");
             return 1;
         }
     };
     println!("service: mac {} mtu {}", nic.mac(), nic.mtu());
-    let mut stack = Stack::new(nic, cidr);
+    let cidr = config.cidr;
+    let mut stack = Stack::with_config(nic, config);
     let handles: Vec<SocketHandle> = (0..SOCKETS)
         .map(|_| {
             let buf = || SocketBuffer::new(vec![0u8; BUFFER]);

@@ -1,5 +1,6 @@
 //! globals: checks initialized statics (.data), a 64 KiB zeroed static (.bss)
-//! and the heap are really there and writable; SUCCESS and exit 0, else exit 1.
+//! and the heap are really there and writable, and prints the guest's memory size;
+//! SUCCESS and exit 0, else exit 1.
 #![no_std]
 #![no_main]
 
@@ -68,7 +69,8 @@ fn heap() -> bool {
     let v: Vec<u64> = (0..10_000).collect();
     let sum: u64 = v.iter().sum();
     let inside = (start..end).contains(&(v.as_ptr() as u64));
-    println!("heap: {} KiB, vec sum {sum}", (end - start) / 1024);
+    let mem_mib = guest_rt::boot_info().mem_size >> 20;
+    println!("memory: {mem_mib} MiB; heap: {} KiB, vec sum {sum}", (end - start) / 1024);
     if sum != 49_995_000 || !inside {
         println!("FAIL: heap allocation is wrong");
     }

@@ -71,10 +71,21 @@ pub fn tender_path(root: &Path) -> PathBuf {
     root.join("target").join(TRIPLE).join("release").join("tender")
 }
 
-/// Builds `target/aarch64-unknown-linux-gnu/release/tender`, statically linked.
+/// Builds `target/aarch64-unknown-linux-gnu/release/tender` and `tender-oci` beside it,
+/// statically linked.
 pub fn build_tender(root: &Path) -> Result<PathBuf, String> {
-    println!("xtask: building the static aarch64 tender");
-    run(cross_cargo(root).args(["build", "--release", "--locked", "-p", "tender", "--target", TRIPLE]))?;
+    println!("xtask: building the static aarch64 tender and tender-oci");
+    run(cross_cargo(root).args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "tender",
+        "-p",
+        "tender-oci",
+        "--target",
+        TRIPLE,
+    ]))?;
     let path = tender_path(root);
     if !path.is_file() {
         return Err(format!("the aarch64 build did not produce {}", path.display()));
