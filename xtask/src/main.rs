@@ -11,6 +11,7 @@
 
 mod aarch64;
 mod guests;
+mod image;
 mod setup;
 mod tally;
 mod test;
@@ -27,6 +28,9 @@ commands:
   build --arch aarch64  build the static AArch64 tender (target/aarch64-unknown-linux-gnu/
                         release/tender) and the examples (target/unikernels/aarch64/)
   run EXAMPLE [ARGS..]  build, then boot examples/EXAMPLE with tender, passing ARGS
+  image EXAMPLE [--arch aarch64]
+                        build, then write the OCI image tarball target/oci/<arch>/EXAMPLE.tar
+                        (tender/EXAMPLE:latest) for ctr image import, podman load, docker load
   test                  build, then run lints, unit tests and the KVM integration tests,
                         then the AArch64 tests in an arm64 VM under QEMU
   test x86_64 [FILTER]  only the x86_64 part (FILTER goes to the test runner)
@@ -79,7 +83,38 @@ fn build_all(root: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
     let tender = build_tender(root)?;
     println!("xtask: building the example unikernels for x86_64");
     let images = guests::build_guests(root, "x86_64", true)?;
+    for hvt in &images {
+        write_image(root, "x86_64", hvt)?;
+    }
     Ok((tender, images))
+}
+
+/// `target/oci/<arch>/<example>.tar`: the OCI image of one built unikernel.
+fn write_image(root: &Path, arch: &str, hvt: &Path) -> Result<PathBuf, String> {
+    let name =
+        hvt.file_stem().and_then(|s| s.to_str()).ok_or(format!("{}: odd image name", hvt.display()))?;
+    let bytes = std::fs::read(hvt).map_err(|e| format!("{}: {e}", hvt.display()))?;
+    let out = root.join(format!("target/oci/{arch}/{name}.tar"));
+    image::write(&image::unikernel(name, arch, bytes), &out)?;
+    Ok(out)
+}
+
+/// `image EXAMPLE [--arch A]`: builds, then names the example's OCI image tarball.
+fn image_of(root: &Path, args: &[String]) -> Result<ExitCode, String> {
+    let (name, rest) = args.split_first().ok_or("image needs an EXAMPLE name (e.g. hello)")?;
+    if !guests::EXAMPLES.contains(&name.as_str()) {
+        return Err(format!("unknown example '{name}' (examples: {})", guests::EXAMPLES.join(", ")));
+    }
+    let (arch, images) = match rest.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] | ["--arch", "x86_64"] | ["--arch=x86_64"] => ("x86_64", build_all(root)?.1),
+        ["--arch", "aarch64"] | ["--arch=aarch64"] => ("aarch64", aarch64::build(root)?.1),
+        _ => return Err(format!("image takes EXAMPLE [--arch x86_64|aarch64], not {args:?}")),
+    };
+    let hvt = images.iter().find(|i| i.file_stem().is_some_and(|s| s == name.as_str()));
+    let out = write_image(root, arch, hvt.ok_or(format!("{name} was not built"))?)?;
+    println!("xtask: wrote {} (image tender/{name}:latest, entrypoint /{name}.hvt)", out.display());
+    println!("  ctr image import {0}  |  podman load -i {0}  |  docker load -i {0}", out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `build [--arch x86_64|aarch64]`.
@@ -130,6 +165,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Some("run") => run_example(&root, &args[1..]),
+        Some("image") => image_of(&root, &args[1..]),
         Some("test") => match args.get(1).map(String::as_str) {
             Some("aarch64") => aarch64::test(&root).map(report),
             Some("x86_64") => build_all(&root).and_then(|_| test::run_all(&root, &args[2..])).map(report),
