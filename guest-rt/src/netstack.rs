@@ -31,7 +31,10 @@ pub struct Ipv4Config {
 /// tender-oci passes for a container's interface); a first argument of the form
 /// `ADDR/PREFIX` also sets the address. Other arguments are left to the program; without
 /// any, the address is `default` and there is no gateway. `Err(arg)` names a malformed one.
-pub fn ipv4_config<'a>(args: impl Iterator<Item = &'a str>, default: Ipv4Cidr) -> Result<Ipv4Config, &'a str> {
+pub fn ipv4_config<'a>(
+    args: impl Iterator<Item = &'a str>,
+    default: Ipv4Cidr,
+) -> Result<Ipv4Config, &'a str> {
     let mut config = Ipv4Config { cidr: default, gateway: None };
     for (i, arg) in args.enumerate() {
         if let Some(v) = arg.strip_prefix("--ipv4=") {
@@ -192,7 +195,10 @@ mod tests {
     use smoltcp::wire::Ipv4Address;
 
     fn cfg(args: &str) -> Result<Ipv4Config, &str> {
-        ipv4_config(args.split(' ').filter(|a| !a.is_empty()), Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24))
+        ipv4_config(
+            args.split(' ').filter(|a| !a.is_empty()),
+            Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 2), 24),
+        )
     }
 
     #[test]
@@ -204,7 +210,11 @@ mod tests {
         assert_eq!(cfg("10.0.0.77"), Err("10.0.0.77"));
         assert_eq!(cfg("10.0.0.777/24"), Err("10.0.0.777/24"));
         assert_eq!(cfg("10.0.0.7/33"), Err("10.0.0.7/33"));
-        assert_eq!(cfg("10.0.0.7/24 x").map(|c| c.cidr.prefix_len()), Ok(24), "later arguments are the program's");
+        assert_eq!(
+            cfg("10.0.0.7/24 x").map(|c| c.cidr.prefix_len()),
+            Ok(24),
+            "later arguments are the program's"
+        );
         assert_eq!(cfg("x"), Err("x"), "a first argument is an address");
     }
 

@@ -99,6 +99,22 @@ impl Background {
         }
     }
 
+    /// Sends SIGTERM, and SIGKILL after `grace`; waits for the exit but not for the end of
+    /// its output, which children of a daemon may hold open.
+    pub fn stop(&mut self, grace: Duration) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        while !matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+            if start.elapsed() > grace {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGTERM, waits for the exit and all output; returns the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         // SAFETY: kill(2) on our own child's pid.

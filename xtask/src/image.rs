@@ -189,6 +189,19 @@ pub fn unikernel(name: &str, arch: &str, hvt: Vec<u8>) -> Image {
     }
 }
 
+/// Debian's static busybox (package busybox-static) as a plain, non-unikernel image, for the
+/// OCI tests: `tender/busybox` runs an applet, `tender/pause` sleeps (a CRI pod's sandbox).
+pub fn busybox(name: &str, arch: &str, entrypoint: &[&str]) -> Result<Image, String> {
+    let path = "/bin/busybox";
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e} (apt-get install busybox-static)"))?;
+    Ok(Image {
+        name: format!("tender/{name}:latest"),
+        arch: oci_arch(arch),
+        entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
+        files: vec![File { path: "bin/busybox".into(), mode: 0o755, data }],
+    })
+}
+
 /// Writes `image` to `out` (atomically).
 pub fn write(image: &Image, out: &Path) -> Result<(), String> {
     if let Some(dir) = out.parent() {

@@ -12,6 +12,7 @@
 mod aarch64;
 mod guests;
 mod image;
+mod oci;
 mod setup;
 mod tally;
 mod test;
@@ -168,13 +169,19 @@ fn main() -> ExitCode {
         Some("image") => image_of(&root, &args[1..]),
         Some("test") => match args.get(1).map(String::as_str) {
             Some("aarch64") => aarch64::test(&root).map(report),
-            Some("x86_64") => build_all(&root).and_then(|_| test::run_all(&root, &args[2..])).map(report),
-            None => build_all(&root).and_then(|_| {
+            Some("x86_64") => build_all(&root)
+                .and_then(|_| oci::prepare(&root))
+                .and_then(|_| test::run_all(&root, &args[2..]))
+                .map(report),
+            None => build_all(&root).and_then(|_| oci::prepare(&root)).and_then(|_| {
                 let mut total = test::run_all(&root, &[])?;
                 total += aarch64::test(&root)?;
                 Ok(report(total))
             }),
-            Some(_) => build_all(&root).and_then(|_| test::run_all(&root, &args[1..])).map(report),
+            Some(_) => build_all(&root)
+                .and_then(|_| oci::prepare(&root))
+                .and_then(|_| test::run_all(&root, &args[1..]))
+                .map(report),
         },
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
