@@ -12,7 +12,7 @@ const NEEDS: &[&str] = &["containerd", "ctr", "runc", "python3"];
 
 /// Runs one pod with one container from `image`; returns the script's output.
 fn pod(c: &Containerd, image: &str, args: &[&str]) -> tender_tests::Outcome {
-    let logs = c.dir.join(&format!("logs-{}", image.replace(['/', ':', '.'], "-")));
+    let logs = c.dir.join(format!("logs-{}", image.replace(['/', ':', '.'], "-")));
     std::fs::create_dir_all(&logs).unwrap();
     let mut cmd = Command::new("python3");
     cmd.env("PYTHONPATH", root().join("target/cri-py"))

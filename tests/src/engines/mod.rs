@@ -65,7 +65,7 @@ impl Scratch {
         s
     }
 
-    pub fn join(&self, p: &str) -> PathBuf {
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
         self.path.join(p)
     }
 
