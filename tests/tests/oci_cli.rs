@@ -142,6 +142,13 @@ fn lifecycle_boots_only_at_start_and_leaves_nothing() {
     assert_eq!(list[0]["id"], "life");
     assert_eq!(list[0]["bundle"], bundle.to_str().unwrap());
 
+    let ps = rt.oci(&["ps", "--format", "json", "life"]);
+    assert_eq!(
+        ps.expect_code(0).stdout.trim(),
+        format!("[{}]", pid.trim()),
+        "the container's one process is tender"
+    );
+
     rt.oci(&["start", "life"]).expect_code(0);
     rt.wait_stopped("life");
     assert_eq!(rt.output("life", "out"), "Hello, world!\narg[0]: x\nSUCCESS\n");
@@ -150,6 +157,21 @@ fn lifecycle_boots_only_at_start_and_leaves_nothing() {
     gone.expect_code(1);
     assert_eq!(gone.stderr.lines().count(), 1, "{gone}");
     assert!(tender_oci_state(&rt.root()).is_empty());
+}
+
+#[test]
+fn version_and_features_name_tender_and_runc() {
+    if !engines_available("oci_cli_version", NEEDS) {
+        return;
+    }
+    let rt = Runtime::new("cli-version");
+    let v = rt.oci(&["--version"]);
+    v.expect_code(0).expect_stdout("tender-oci version ").expect_stdout("runc: ");
+    let f = rt.oci(&["features"]);
+    let f: Value = serde_json::from_str(&f.expect_code(0).stdout).unwrap();
+    assert_eq!(f["annotations"]["io.github.tender.oci.unikernels"], "solo5-hvt");
+    assert!(f["ociVersionMax"].is_string(), "runc's own features are kept: {f}");
+    rt.oci(&["--help"]).expect_code(0).expect_stdout("usage: tender-oci");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use tender_tests::engines::{
 };
 use tender_tests::image;
 
-const NEEDS: &[&str] = &["containerd", "ctr", "runc"];
+const NEEDS: &[&str] = &["containerd", "ctr", "runc", "script"];
 
 /// A root filesystem directory holding the given example images (and busybox).
 fn rootfs(c: &Containerd, images: &[&str]) -> std::path::PathBuf {
@@ -38,6 +38,26 @@ fn unikernels_run_and_pass_their_exit_status_and_plain_containers_still_work() {
 
     let plain = c.run(&["--rootfs", root, "plain1", "/bin/busybox", "echo", "handed to runc"]);
     plain.expect_code(0).expect_stdout("handed to runc");
+
+    // Terminal mode: ctr passes --console-socket; the guest's console is the pty (script(1)
+    // gives ctr the terminal it needs).
+    let oci = tender_oci();
+    let ctr_line = format!(
+        "ctr --address {} -n {} run --rm -t --runc-binary {} --rootfs {root} tty1 /hello.hvt on-a-tty",
+        c.socket().display(),
+        c.namespace,
+        oci.display()
+    );
+    let tty = tender_tests::engines::run(std::process::Command::new("script").args([
+        "-qec",
+        &ctr_line,
+        "/dev/null",
+    ]));
+    // (Both ptys turn "\n" into "\r\n": the lines end in "\r\r\n".)
+    tty.expect_code(0)
+        .expect_stdout("Hello, world!\r")
+        .expect_stdout("arg[0]: on-a-tty\r")
+        .expect_stdout("SUCCESS\r");
 
     c.ctr(&["image", "import", oci_image("hello").to_str().unwrap()]).expect_code(0);
     let imported = c.run(&["docker.io/tender/hello:latest", "hello2"]);

@@ -45,6 +45,9 @@ fn http_on_podmans_default_network_answers_curl() {
     let logs = p.run(&["logs", "web"]);
     assert!(page.contains("Hello from a unikernel on tender"), "no page from {ip}: {page:?}\nlogs:\n{logs}");
     logs.expect_stdout(&format!("ready: serving http://{ip}/"));
+    // The guest took the container's MAC: to podman's network it is the container.
+    let mac = p.run(&["inspect", "-f", "{{.NetworkSettings.MacAddress}}", "web"]).stdout.trim().to_string();
+    logs.expect_stdout(&format!("service: mac {mac} mtu 1500"));
     p.run(&["stop", "--time", "10", "web"]).expect_code(0);
     let code = p.run(&["inspect", "-f", "{{.State.ExitCode}}", "web"]);
     assert_eq!(code.stdout.trim(), "1", "tender exits 1 on SIGTERM");

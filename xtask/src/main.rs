@@ -36,6 +36,8 @@ commands:
                         then the AArch64 tests in an arm64 VM under QEMU
   test x86_64 [FILTER]  only the x86_64 part (FILTER goes to the test runner)
   test aarch64          only the AArch64 tests in the arm64 VM
+  test oci              only the OCI suite: tender-oci under containerd, its CRI, podman,
+                        Docker, and driven directly (tests/tests/oci_*.rs)
 ";
 
 /// The repository root (xtask lives one level below it).
@@ -169,6 +171,11 @@ fn main() -> ExitCode {
         Some("image") => image_of(&root, &args[1..]),
         Some("test") => match args.get(1).map(String::as_str) {
             Some("aarch64") => aarch64::test(&root).map(report),
+            // The OCI suite alone: the tests/tests/oci_*.rs binaries (engines and tender-oci).
+            Some("oci") => build_all(&root)
+                .and_then(|_| oci::prepare(&root))
+                .and_then(|_| test::run_all(&root, &["-E".into(), "binary(/^oci_/)".into()]))
+                .map(report),
             Some("x86_64") => build_all(&root)
                 .and_then(|_| oci::prepare(&root))
                 .and_then(|_| test::run_all(&root, &args[2..]))
