@@ -216,8 +216,8 @@ Commands:
   list [--format table|json] [--quiet]
   ps [--format table|json] ID
   features                 runc's features JSON, with tender's annotations
-  Other commands (exec, pause, update, events, ...) go to runc; for a unikernel
-  container they are refused.
+  Other commands (pause, resume, update, events, exec, ...) go to runc; exec,
+  checkpoint and restore are refused for a unikernel container.
 
 Global options (as runc): --root DIR (default /run/runc), --log FILE,
   --log-format text|json, --debug, --systemd-cgroup, --criu PATH, --rootless V,

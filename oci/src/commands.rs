@@ -116,12 +116,17 @@ pub fn version(inv: &Invocation) -> Result<i32, OciError> {
     Ok(0)
 }
 
-/// Any other command (exec, pause, update, events, ...): runc's, unless it names one of ours.
+/// Commands that make no sense for a unikernel: it has no processes to add or to dump.
+const NOT_FOR_UNIKERNELS: &[&str] = &["exec", "checkpoint", "restore"];
+
+/// Any other command (pause, resume, update, events, exec, ...): runc's; `exec`,
+/// `checkpoint` and `restore` are refused for our containers.
 pub fn other(inv: &Invocation) -> Result<i32, OciError> {
-    if let Some(id) =
-        inv.args.iter().find(|a| cli::check_id(a).is_ok() && state::is_ours(&inv.globals.root, a))
-    {
-        return Err(OciError::Unsupported { command: inv.command.clone(), id: id.clone() });
+    if NOT_FOR_UNIKERNELS.contains(&inv.command.as_str()) {
+        let ours = |a: &&String| cli::check_id(a).is_ok() && state::is_ours(&inv.globals.root, a);
+        if let Some(id) = inv.args.iter().find(ours) {
+            return Err(OciError::Unsupported { command: inv.command.clone(), id: id.clone() });
+        }
     }
     Err(pass(inv, &Runc::find(&inv.globals)?))
 }

@@ -183,6 +183,11 @@ fn kill_stops_the_guest_through_tenders_signal_path() {
     let bundle = rt.bundle("b", &[(image("time"), "/time.hvt")], &["/time.hvt"], |_| {});
     rt.create(&bundle, "k").expect_code(0);
     rt.oci(&["start", "k"]).expect_code(0);
+    // pause and resume go to runc: the freezer stops tender and its vCPU with it.
+    rt.oci(&["pause", "k"]).expect_code(0);
+    assert_eq!(rt.state("k")["status"], "paused");
+    rt.oci(&["resume", "k"]).expect_code(0);
+    assert_eq!(rt.state("k")["status"], "running");
     rt.oci(&["kill", "k", "TERM"]).expect_code(0);
     let t = Instant::now();
     rt.wait_stopped("k");
