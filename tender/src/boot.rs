@@ -6,11 +6,24 @@ use crate::memory::{GuestMemory, MemoryError};
 use abi::bootinfo::BootInfo;
 use abi::layout::{BOOT_INFO_ADDR, CMDLINE_SIZE};
 
-/// Copies the loadable segments and makes the non-writable ones read-only in the
+/// Why the segments could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    #[error("Could not read segment data")]
+    Read(#[source] std::io::Error),
+}
+
+/// Reads the loadable segments from the image file straight into guest memory (the file is
+/// never held in host memory as a whole) and makes the non-writable ones read-only in the
 /// host mapping (a guest write to its own code then faults).
-pub fn load_segments(mem: &mut GuestMemory, file: &[u8], image: &Image) -> Result<(), MemoryError> {
+pub fn load_segments(mem: &mut GuestMemory, file: &std::fs::File, image: &Image) -> Result<(), LoadError> {
+    use std::os::unix::fs::FileExt;
     for s in &image.segments {
-        mem.write(s.vaddr, &file[s.file_range.clone()])?;
+        let len = s.file_range.len() as u64;
+        let dest = mem.slice_mut(s.vaddr, len)?;
+        file.read_exact_at(dest, s.file_range.start as u64).map_err(LoadError::Read)?;
     }
     for s in image.segments.iter().filter(|s| !s.writable) {
         mem.protect_readonly(s.prot_start, s.prot_end)?;

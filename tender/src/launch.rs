@@ -47,36 +47,42 @@ pub enum LaunchError {
     Run(#[from] RunError),
     #[error("Could not make the guest's block writes durable (see above)")]
     Flush,
-    #[error("{path}: not a regular file of at most 4 GiB")]
+    #[error("{path}: not a regular file")]
     KernelNotFile { path: PathBuf },
 }
 
-/// Reads the image: a regular file no larger than the largest guest (never a
-/// device or a pipe that reads forever).
-fn read_kernel(path: &std::path::Path) -> Result<Vec<u8>, LaunchError> {
+/// Opens the image: a regular file, opened without blocking (a FIFO is refused at once, not
+/// waited on), with its length. Only its head and its segments are ever read.
+fn open_kernel(path: &std::path::Path) -> Result<(std::fs::File, u64), LaunchError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let err = |source| LaunchError::ReadKernel { path: path.into(), source };
-    let f = std::fs::File::open(path).map_err(err)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(err)?;
     let meta = f.metadata().map_err(err)?;
-    if !meta.is_file() || meta.len() > abi::layout::MEM_MAX {
+    if !meta.is_file() {
         return Err(LaunchError::KernelNotFile { path: path.into() });
     }
-    let mut file = Vec::with_capacity(meta.len() as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(f, abi::layout::MEM_MAX), &mut file).map_err(err)?;
-    Ok(file)
+    Ok((f, meta.len()))
 }
 
 /// Boots the unikernel and returns its exit status.
 pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
+    // Signals first: a SIGINT/SIGTERM during a slow step still ends tender with its message.
+    signal::install().map_err(LaunchError::Signals)?;
     let path = cfg.kernel.clone();
-    let file = read_kernel(&path)?;
+    let (file, file_len) = open_kernel(&path)?;
+    let head = elf::read_head(&mut &file)
+        .map_err(|source| LaunchError::ReadKernel { path: path.clone(), source })?;
     let image_err = |source| LaunchError::Image { path: path.clone(), source };
-    elf::check_header(&file).map_err(image_err)?;
-    elf::read_abi_note(&file).map_err(image_err)?;
-    let mft = elf::read_manifest_note(&file).map_err(image_err)?;
+    elf::check_header(&head).map_err(image_err)?;
+    elf::read_abi_note(&head).map_err(image_err)?;
+    let mft = elf::read_manifest_note(&head).map_err(image_err)?;
     let mut manifest =
         Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
     let devices = Devices::attach(cfg, &mut manifest)?;
-    signal::install().map_err(LaunchError::Signals)?;
 
     let (mem_size, warning) = memsize::guest_mem_size(cfg.mem_mib)?;
     if let Some(w) = warning {
@@ -84,8 +90,13 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     }
     let vm = Vm::new()?;
     let mut mem = GuestMemory::new(mem_size)?;
-    let image = elf::plan_load(&file, mem_size).map_err(image_err)?;
-    boot::load_segments(&mut mem, &file, &image)?;
+    let image = elf::plan_load_from(&head, file_len, mem_size).map_err(image_err)?;
+    boot::load_segments(&mut mem, &file, &image).map_err(|e| match e {
+        boot::LoadError::Memory(m) => LaunchError::Memory(m),
+        boot::LoadError::Read(source) => LaunchError::ReadKernel { path: path.clone(), source },
+    })?;
+    // The guest never needs the file again: closed before it runs.
+    drop(file);
     vm.add_memory(&mem)?;
     let mut vcpu = vm.create_vcpu(image.entry, mem_size)?;
     devices::check_all_attached(&manifest)?;

@@ -42,6 +42,8 @@ pub enum ManifestError {
     BadName(usize),
     #[error("entry {0}: already marked attached")]
     Attached(usize),
+    #[error("entry {index}: duplicate device name '{name}'")]
+    Duplicate { index: usize, name: String },
     #[error("entry {index}: unknown device type {ty:#x}")]
     UnknownType { index: usize, ty: u32 },
 }
@@ -58,8 +60,8 @@ impl Manifest {
     /// Validates `struct mft` bytes read from the manifest note: version 1, 1 to 64 entries,
     /// exactly the size those entries need, `e[0]` RESERVED_FIRST with an empty name, every
     /// name NUL-terminated, nothing attached yet. **(ours)** Every other entry must be a block
-    /// or net device (solo5-hvt would only fail later, as the device cannot be attached), and
-    /// the host-private words are cleared.
+    /// or net device (solo5-hvt would only fail later, as the device cannot be attached), names
+    /// are unique, and the host-private words are cleared.
     pub fn parse(mut bytes: Vec<u8>) -> Result<Manifest, ManifestError> {
         let header = bytes.get(..mft::HEADER_SIZE).ok_or(ManifestError::TooShort { len: bytes.len() })?;
         let (version, entries) = mft::decode_header(header);
@@ -109,6 +111,11 @@ impl Manifest {
                 ty => return Err(ManifestError::UnknownType { index, ty }),
             };
             let name = String::from_utf8_lossy(info.name_bytes()).into_owned();
+            // (ours) Devices are attached by name: a second entry of the same name could
+            // never be attached, and would be reported as missing although it was given.
+            if decls.iter().any(|d: &DeviceDecl| d.name == name) {
+                return Err(ManifestError::Duplicate { index, name });
+            }
             decls.push(DeviceDecl { handle: index, name, kind });
         }
         Ok(Manifest { bytes, decls })
@@ -230,6 +237,15 @@ mod tests {
         }
         let m = Manifest::parse(bytes).unwrap();
         assert_eq!(m.as_bytes(), &two_devices()[..]);
+    }
+
+    #[test]
+    fn a_name_declared_twice_is_refused() {
+        let dup = mft_bytes(&[("disk", mft::TYPE_BLOCK_BASIC), ("disk", mft::TYPE_NET_BASIC)]);
+        assert_eq!(err(dup), "entry 2: duplicate device name 'disk'");
+        let same_kind =
+            mft_bytes(&[("a", mft::TYPE_NET_BASIC), ("b", mft::TYPE_NET_BASIC), ("a", mft::TYPE_NET_BASIC)]);
+        assert_eq!(err(same_kind), "entry 3: duplicate device name 'a'");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use goblin::elf64::program_header::SIZEOF_PHDR;
 
 pub use head::{read_head, requests_interpreter, MAX_HEAD};
 pub use notes::{read_abi_note, read_manifest_note, NoteKind};
-pub use segments::plan_load;
+pub use segments::{plan_load, plan_load_from};
 
 /// What to copy where: the result of [`plan_load`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub struct Image {
 pub struct Segment {
     /// Guest address of the first file byte (`p_vaddr`).
     pub vaddr: u64,
-    /// The segment's bytes in the file; inside the file.
+    /// The segment's bytes: offsets in the file, inside it.
     pub file_range: std::ops::Range<usize>,
     /// `p_memsz` (≥ the file range's length; the rest is zero guest RAM).
     pub memsz: u64,

@@ -1,6 +1,6 @@
 //! The load plan: which `PT_LOAD` segments go where, after every check of ABI.md §1.
 
-use super::{file_range, parse, ElfError, Image, Phdr, Segment};
+use super::{parse, ElfError, Image, Phdr, Segment};
 use abi::layout::{MIN_LOAD_ADDR, PAGE_SIZE};
 use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
 
@@ -8,14 +8,20 @@ use goblin::elf::program_header::{PF_W, PF_X, PT_LOAD};
 /// returns what to copy where. Only `PT_LOAD` segments with `p_filesz != 0` are loaded (Solo5
 /// images carry an empty TLS `PT_LOAD` at address 0 and may carry a file-less `.bss` one).
 pub fn plan_load(file: &[u8], mem_size: u64) -> Result<Image, ElfError> {
-    let parsed = parse(file)?;
+    plan_load_from(file, file.len() as u64, mem_size)
+}
+
+/// [`plan_load`] from the file's head (see [`read_head`](super::read_head)) and its length:
+/// segment data is checked against the whole file without having read it.
+pub fn plan_load_from(head: &[u8], file_len: u64, mem_size: u64) -> Result<Image, ElfError> {
+    let parsed = parse(head)?;
     let entry = parsed.entry;
     if entry < MIN_LOAD_ADDR || entry >= mem_size {
         return Err(ElfError::Entry { entry, mem_size });
     }
     let mut segments: Vec<Segment> = Vec::new();
     for ph in parsed.phdrs.iter().filter(|ph| ph.p_type == PT_LOAD && ph.p_filesz != 0) {
-        let segment = check_segment(ph, segments.last(), file, mem_size)?;
+        let segment = check_segment(ph, segments.last(), file_len, mem_size)?;
         segments.push(segment);
     }
     let kernel_end = segments.iter().map(|s| s.prot_end).max().ok_or(ElfError::NoLoad)?;
@@ -23,7 +29,12 @@ pub fn plan_load(file: &[u8], mem_size: u64) -> Result<Image, ElfError> {
 }
 
 /// Applies the per-segment rules, in order, to one loaded `PT_LOAD`.
-fn check_segment(ph: &Phdr, prev: Option<&Segment>, file: &[u8], mem_size: u64) -> Result<Segment, ElfError> {
+fn check_segment(
+    ph: &Phdr,
+    prev: Option<&Segment>,
+    file_len: u64,
+    mem_size: u64,
+) -> Result<Segment, ElfError> {
     let index = ph.index;
     let (vaddr, filesz, memsz, align) = (ph.p_vaddr, ph.p_filesz, ph.p_memsz, ph.p_align);
     if vaddr < MIN_LOAD_ADDR {
@@ -69,10 +80,12 @@ fn check_segment(ph: &Phdr, prev: Option<&Segment>, file: &[u8], mem_size: u64) 
     if end > mem_size {
         return Err(ElfError::BeyondMemory { index, end, mem_size });
     }
-    let file_range = file_range(file, ph.p_offset, filesz).ok_or(ElfError::SegmentOutsideFile {
-        index,
-        offset: ph.p_offset,
-        filesz,
-    })?;
+    let outside = ph.p_offset.checked_add(filesz).is_none_or(|end| end > file_len);
+    let file_range = usize::try_from(ph.p_offset)
+        .ok()
+        .zip(usize::try_from(filesz).ok())
+        .and_then(|(start, len)| Some(start..start.checked_add(len)?))
+        .filter(|_| !outside)
+        .ok_or(ElfError::SegmentOutsideFile { index, offset: ph.p_offset, filesz })?;
     Ok(Segment { vaddr, file_range, memsz, prot_start: start, prot_end: end, writable, executable })
 }
