@@ -23,6 +23,10 @@ pub enum RunError {
     BadAccess { msg: String, at: GuestPc },
     #[error("Guest memory protection fault: {access} at {gpa:#x} (read-only guest memory), {at}")]
     ProtectionFault { access: &'static str, gpa: u64, at: GuestPc },
+    #[error(
+        "Guest executed {insn}, a call to another hypervisor (hvt hypercalls are port I/O or MMIO), {at}"
+    )]
+    HypervisorCall { insn: &'static str, at: GuestPc },
     #[error("Guest memory protection fault: KVM could not access guest memory (EFAULT), {at}")]
     HostFault { at: GuestPc },
     #[error("Guest accessed unbacked address {gpa:#x} ({access} of {len} bytes), {at}")]
@@ -63,6 +67,13 @@ fn access(write: bool) -> &'static str {
     }
 }
 
+/// A fault on a VMCALL-like instruction: KVM rewriting it for the host's CPU vendor touched
+/// the read-only code page. Reported as what the guest did.
+fn hypervisor_call(mem: &GuestMemory, vcpu: &VcpuFd) -> Option<RunError> {
+    let at = pc(vcpu);
+    arch::hypervisor_call_at(mem, at.0).map(|insn| RunError::HypervisorCall { insn, at })
+}
+
 /// Runs the guest until it halts; returns its exit status.
 pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<i32, RunError> {
     signal::arm(&mut vcpu.get_kvm_run().immediate_exit);
@@ -82,7 +93,7 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Err(e) if e.errno() == libc::EFAULT => {
                 // Standard KVM reports a guest write to a page the host mapped
                 // read-only this way (kvm-pvm uses an MMIO exit instead).
-                return Err(RunError::HostFault { at: pc(vcpu) });
+                return Err(hypervisor_call(mem, vcpu).unwrap_or(RunError::HostFault { at: pc(vcpu) }));
             }
             Err(e) => return Err(RunError::Run(e)),
         };
@@ -96,7 +107,8 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, at: pc(vcpu) }),
             Exit::Mmio { gpa, write, len } if gpa < mem.size() => {
                 let _ = len;
-                return Err(RunError::ProtectionFault { access: access(write), gpa, at: pc(vcpu) });
+                let fault = RunError::ProtectionFault { access: access(write), gpa, at: pc(vcpu) };
+                return Err(hypervisor_call(mem, vcpu).unwrap_or(fault));
             }
             Exit::Mmio { gpa, write, len } => {
                 return Err(RunError::Unbacked { access: access(write), gpa, len, at: pc(vcpu) })

@@ -177,3 +177,17 @@ fn sigterm_ends_a_console_write_nobody_reads() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(err.trim(), "tender: Exiting on signal 15");
 }
+
+#[test]
+fn vmcall_is_reported_as_what_it_is() {
+    if !kvm_available("vmcall_is_reported_as_what_it_is") {
+        return;
+    }
+    // VMCALL (Intel) and VMMCALL (AMD): hvt hypercalls are port I/O, never these.
+    for (name, code) in [("vmcall", [0x0f, 0x01, 0xc1]), ("vmmcall", [0x0f, 0x01, 0xd9])] {
+        let o = boot_code(name, &code, &[]);
+        let upper = name.to_uppercase();
+        expect_fatal(&o, &format!("Guest executed {upper}, a call to another hypervisor"));
+        o.expect_stderr("rip=0x100000");
+    }
+}

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpuid;
+pub mod decode;
 pub mod gdt;
 pub mod layout;
 pub mod paging;

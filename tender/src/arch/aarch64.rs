@@ -107,6 +107,12 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
     }
 }
 
+/// Always `None`: KVM answers a guest's HVC/SMC itself (SMCCC "not supported"), so no fault
+/// ever stops on one.
+pub fn hypervisor_call_at(_mem: &GuestMemory, _pc: u64) -> Option<&'static str> {
+    None
+}
+
 /// The guest's program counter, for diagnostics.
 pub fn instruction_pointer(vcpu: &VcpuFd) -> Option<u64> {
     get_reg(vcpu, onereg::PC).ok()

@@ -126,6 +126,12 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
     }
 }
 
+/// The hypervisor-call instruction (VMCALL/VMMCALL) at guest address `pc`, if there is one:
+/// a fault there is the guest calling another hypervisor, not writing its code.
+pub fn hypervisor_call_at(mem: &GuestMemory, pc: u64) -> Option<&'static str> {
+    arch_x86_64::decode::hypervisor_call(mem.slice(pc, 3).ok()?)
+}
+
 /// The guest's instruction pointer, for diagnostics.
 pub fn instruction_pointer(vcpu: &VcpuFd) -> Option<u64> {
     vcpu.get_regs().ok().map(|r| r.rip)
