@@ -66,6 +66,11 @@ impl BlockDevice {
         Ok(BlockDevice { name: name.into(), file, capacity: size, block_size, io_errors: Limited::new() })
     }
 
+    /// The open file's descriptor (for the seccomp filter's argument checks).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.file)
+    }
+
     /// Whether `[offset, offset + len)` lies inside the device.
     pub fn in_range(&self, offset: u64, len: u64) -> bool {
         offset < self.capacity && offset.checked_add(len).is_some_and(|end| end <= self.capacity)

@@ -71,6 +71,8 @@ pub struct Config {
     pub kernel: PathBuf,
     /// The guest command line: ARGS joined by single spaces (bytes, as given).
     pub cmdline: Vec<u8>,
+    /// `--seccomp=on|log|off` (default on).
+    pub seccomp: crate::seccomp::Mode,
 }
 
 /// Usage text, shown by `--help` and after command-line errors.
@@ -86,6 +88,8 @@ pub fn usage() -> String {
          \x20 --net:NAME=IFACE               attach TAP interface IFACE as network device NAME\n\
          \x20 --net:NAME=@FD                 attach the already-open TAP file descriptor FD\n\
          \x20 --net-mac:NAME=xx:xx:xx:xx:xx:xx  MAC address of network device NAME (default: random)\n\
+         \x20 --seccomp=on|log|off           system-call filter while the guest runs (default on;\n\
+         \x20                                log and off are for debugging only: UNSAFE)\n\
          \x20 --help                         show this help and exit\n\
          \x20 --version                      show version information and exit\n\
          \n\
@@ -133,12 +137,19 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
-            "--mem" | "--block" | "--net" | "--net-mac" | "--block-sector-size" => {
+            "--mem" | "--block" | "--net" | "--net-mac" | "--block-sector-size" | "--seccomp" => {
                 return Err(CliError::MissingValue(arg));
             }
             _ => {}
         }
-        if let Some(v) = arg.strip_prefix("--mem=") {
+        if let Some(v) = arg.strip_prefix("--seccomp=") {
+            cfg.seccomp = match v {
+                "on" => crate::seccomp::Mode::On,
+                "log" => crate::seccomp::Mode::Log,
+                "off" => crate::seccomp::Mode::Off,
+                _ => return Err(CliError::Malformed { option: "--seccomp", value: v.into() }),
+            };
+        } else if let Some(v) = arg.strip_prefix("--mem=") {
             let mib = parse_decimal(v).filter(|m| *m != 0);
             cfg.mem_mib = Some(mib.ok_or(CliError::Malformed { option: "--mem", value: v.into() })?);
         } else if let Some((name, path)) = device_opt(&arg, "--block:")? {

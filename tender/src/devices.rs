@@ -127,6 +127,19 @@ impl Devices {
         })
     }
 
+    /// The open files behind the devices, as (block fds, TAP fds): what the seccomp filter
+    /// lets the guest's I/O reach.
+    pub fn fds(&self) -> (Vec<std::os::fd::RawFd>, Vec<std::os::fd::RawFd>) {
+        let (mut blocks, mut taps) = (Vec::new(), Vec::new());
+        for dev in self.by_handle.iter().flatten() {
+            match dev {
+                Device::Block(b) => blocks.push(b.raw_fd()),
+                Device::Net(n) => taps.push(n.tap.raw_fd()),
+            }
+        }
+        (blocks, taps)
+    }
+
     /// Makes all acknowledged block writes durable; logs (and returns false on) failure.
     pub fn flush_all(&self) -> bool {
         let mut ok = true;

@@ -8,6 +8,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::memory::{GuestMemory, MemoryError};
 use crate::memsize::{self, MemSizeError};
 use crate::run::{self, RunError};
+use crate::seccomp::{self, SeccompError};
 use crate::vm::{Vm, VmError};
 use crate::{arch, boot, signal};
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub enum LaunchError {
     Vm(#[from] VmError),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
     #[error("Could not make the guest's block writes durable (see above)")]
     Flush,
     #[error("{path}: not a regular file")]
@@ -103,6 +106,13 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     arch::setup_memory(&mut mem).map_err(VmError::from)?;
     let freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
     boot::write_boot_info(&mut mem, &image, freq, manifest.as_bytes(), &cfg.cmdline)?;
+    let (blocks, taps) = devices.fds();
+    let fds =
+        seccomp::Fds { vcpu: std::os::fd::AsRawFd::as_raw_fd(&vcpu), blocks, taps, wake: signal::wake_fds() };
+    seccomp::confine(&fds, cfg.seccomp)?;
+    if seccomp::test_violation_requested() {
+        seccomp::violate();
+    }
     let result = run::run(&mut vcpu, &mut mem, &devices);
     // Whatever stopped the guest (HALT, a fault, a signal), what it wrote and was
     // acknowledged must reach the disk.

@@ -17,5 +17,6 @@ pub mod memory;
 pub mod memsize;
 pub mod net;
 pub mod run;
+pub mod seccomp;
 pub mod signal;
 pub mod vm;

@@ -34,6 +34,12 @@ pub fn wake_fd() -> Option<RawFd> {
     Some(WAKE_READ.load(Ordering::SeqCst)).filter(|fd| *fd >= 0)
 }
 
+/// Both ends of the wake-up pipe (read, write), once installed.
+pub fn wake_fds() -> Option<(RawFd, RawFd)> {
+    Some((WAKE_READ.load(Ordering::SeqCst), WAKE_WRITE.load(Ordering::SeqCst)))
+        .filter(|(r, w)| *r >= 0 && *w >= 0)
+}
+
 fn make_wake_pipe() -> std::io::Result<()> {
     if WAKE_READ.load(Ordering::SeqCst) >= 0 {
         return Ok(());

@@ -15,6 +15,14 @@ pub const ELF_MACHINE: u16 = 183; // EM_AARCH64
 pub const NAME: &str = "aarch64";
 /// Name of the program counter in diagnostics.
 pub const PC_NAME: &str = "pc";
+/// The vCPU ioctls made while the guest runs: KVM_RUN, and KVM_GET_ONE_REG for the `pc` in
+/// diagnostics (the seccomp filter allows exactly these).
+pub const RUN_IOCTLS: [u64; 2] = [
+    crate::arch::ioctl_nr(0, 0x80, 0),
+    crate::arch::ioctl_nr(1, 0xab, std::mem::size_of::<kvm_bindings::kvm_one_reg>()),
+];
+/// The seccomp filter's architecture.
+pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "system event (PSCI power-off or reset)";
 /// Initial stack pointer gap below the top of guest memory.

@@ -62,3 +62,19 @@ pub enum ArchError {
     #[error("Could not read register {0}")]
     GetOneReg(&'static str, #[source] kvm_ioctls::Error),
 }
+
+/// An ioctl request number as Linux's generic `_IOC` builds it (x86_64 and AArch64 share the
+/// encoding): `dir` 0 none, 1 write, 2 read; type `KVMIO` (0xAE).
+pub const fn ioctl_nr(dir: u64, nr: u64, size: usize) -> u64 {
+    (dir << 30) | ((size as u64) << 16) | (0xAE << 8) | nr
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ioctl_numbers_match_the_kernel_headers() {
+        assert_eq!(super::ioctl_nr(0, 0x80, 0), 0xAE80, "KVM_RUN");
+        assert_eq!(super::ioctl_nr(2, 0x81, 144), 0x8090_AE81, "KVM_GET_REGS");
+        assert_eq!(super::ioctl_nr(1, 0xab, 16), 0x4010_AEAB, "KVM_GET_ONE_REG");
+    }
+}

@@ -14,6 +14,14 @@ pub const ELF_MACHINE: u16 = 62; // EM_X86_64
 pub const NAME: &str = "x86_64";
 /// Name of the program counter in diagnostics.
 pub const PC_NAME: &str = "rip";
+/// The vCPU ioctls made while the guest runs: KVM_RUN, and KVM_GET_REGS for the `rip` in
+/// diagnostics (the seccomp filter allows exactly these).
+pub const RUN_IOCTLS: [u64; 2] = [
+    crate::arch::ioctl_nr(0, 0x80, 0),
+    crate::arch::ioctl_nr(2, 0x81, std::mem::size_of::<kvm_bindings::kvm_regs>()),
+];
+/// The seccomp filter's architecture.
+pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "triple fault";
 /// Initial stack pointer gap below the top of guest memory.

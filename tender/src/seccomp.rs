@@ -1,0 +1,239 @@
+//! Confinement: after setup and before the first `KVM_RUN`, tender allows itself only the
+//! system calls that serving a guest needs (rust-vmm's `seccompiler` builds the BPF), with
+//! argument checks wherever the file descriptor or request is known. Anything else is trapped:
+//! tender says which call it was, in one line, and dies of SIGSYS.
+//!
+//! The list, and why each entry is there:
+//!
+//! | call | allowed for |
+//! |---|---|
+//! | `ioctl` | the vCPU fd only, `KVM_RUN` and the one register read diagnostics use |
+//! | `read` | TAP fds (NET_READ) and the signal wake-up pipe |
+//! | `write` | stdout (PUTS), stderr (diagnostics), TAP fds (NET_WRITE), the wake-up pipe (signal handler) |
+//! | `pread64`, `pwrite64`, `fdatasync` | block device fds (BLOCK_READ/WRITE, flush at exit) |
+//! | `ppoll` | POLL and blocked console writes (pointers only: nothing to check) |
+//! | `clock_gettime` | WALLTIME, should the vDSO be unavailable |
+//! | `mmap` without `PROT_EXEC`, `munmap`, `mremap`, `brk`, `madvise` | the allocator; teardown of guest memory |
+//! | `futex` | std's locks (stdout) |
+//! | `close`, `sigaltstack`, `rt_sigreturn`, `exit`, `exit_group` | teardown, signal handlers, exit |
+
+use crate::arch;
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+};
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+
+/// `--seccomp=`: on (the default), log-only, or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Trap every call outside the list (report it, die of SIGSYS).
+    #[default]
+    On,
+    /// Allow everything, but have the kernel log calls outside the list (audit log).
+    Log,
+    /// No filter (debugging only: a compromised tender is then unconfined).
+    Off,
+}
+
+/// Why the filter could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("Could not build the seccomp filter")]
+    Build(#[source] seccompiler::BackendError),
+    #[error("Could not build the seccomp filter")]
+    Compile(#[source] seccompiler::Error),
+    #[error("Could not install the seccomp filter")]
+    Install(#[source] seccompiler::Error),
+    #[error("Could not install the SIGSYS handler")]
+    Handler(#[source] std::io::Error),
+}
+
+/// The descriptors the guest's work goes through.
+#[derive(Debug, Clone, Default)]
+pub struct Fds {
+    pub vcpu: RawFd,
+    pub blocks: Vec<RawFd>,
+    pub taps: Vec<RawFd>,
+    /// The signal module's wake-up pipe (read end, write end).
+    pub wake: Option<(RawFd, RawFd)>,
+}
+
+fn eq(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value)
+}
+
+/// One rule per fd: the call is allowed when its first argument is that fd.
+fn on_fds(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    fds.iter().map(|&fd| SeccompRule::new(vec![eq(0, fd as u64)?])).collect()
+}
+
+/// The allow-list for these descriptors (see the table above).
+pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+    let mut r: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let ioctls = arch::RUN_IOCTLS
+        .iter()
+        .map(|&req| SeccompRule::new(vec![eq(0, fds.vcpu as u64)?, eq(1, req)?]))
+        .collect::<Result<Vec<_>, _>>()?;
+    r.insert(libc::SYS_ioctl, ioctls);
+    let (wake_read, wake_write) = fds.wake.map_or((vec![], vec![]), |(r, w)| (vec![r], vec![w]));
+    let readable: Vec<RawFd> = fds.taps.iter().copied().chain(wake_read).collect();
+    // (An empty rule list would allow the call unconditionally: only insert non-empty ones.)
+    if !readable.is_empty() {
+        r.insert(libc::SYS_read, on_fds(&readable)?);
+    }
+    let writable: Vec<RawFd> = [libc::STDOUT_FILENO, libc::STDERR_FILENO]
+        .into_iter()
+        .chain(fds.taps.iter().copied())
+        .chain(wake_write)
+        .collect();
+    r.insert(libc::SYS_write, on_fds(&writable)?);
+    for call in [libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync] {
+        if !fds.blocks.is_empty() {
+            r.insert(call, on_fds(&fds.blocks)?);
+        }
+    }
+    let no_exec =
+        SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)?;
+    r.insert(libc::SYS_mmap, vec![SeccompRule::new(vec![no_exec])?]);
+    for call in [
+        libc::SYS_ppoll,
+        libc::SYS_clock_gettime,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_brk,
+        libc::SYS_madvise,
+        libc::SYS_futex,
+        libc::SYS_close,
+        libc::SYS_sigaltstack,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ] {
+        r.insert(call, vec![]);
+    }
+    Ok(r)
+}
+
+/// The compiled filter for `mode` (`None` for [`Mode::Off`]).
+pub fn program(fds: &Fds, mode: Mode) -> Result<Option<BpfProgram>, SeccompError> {
+    let mismatch = match mode {
+        Mode::Off => return Ok(None),
+        Mode::On => SeccompAction::Trap,
+        Mode::Log => SeccompAction::Log,
+    };
+    let filter = SeccompFilter::new(
+        rules(fds).map_err(SeccompError::Build)?,
+        mismatch,
+        SeccompAction::Allow,
+        arch::SECCOMP_ARCH,
+    )
+    .map_err(SeccompError::Build)?;
+    let prog: BpfProgram = filter.try_into().map_err(SeccompError::Build)?;
+    Ok(Some(prog))
+}
+
+/// Installs the filter (and, for [`Mode::On`], the SIGSYS reporter) on this thread.
+pub fn confine(fds: &Fds, mode: Mode) -> Result<(), SeccompError> {
+    let Some(prog) = program(fds, mode)? else { return Ok(()) };
+    if mode == Mode::On {
+        install_sigsys_handler().map_err(SeccompError::Handler)?;
+    }
+    seccompiler::apply_filter(&prog).map_err(SeccompError::Install)
+}
+
+/// For the tests only (`TENDER_TEST_SECCOMP_VIOLATION=1`): a call outside the list, made
+/// right after the filter is installed, to prove it kills tender.
+pub fn test_violation_requested() -> bool {
+    std::env::var_os("TENDER_TEST_SECCOMP_VIOLATION").is_some_and(|v| v == "1")
+}
+
+/// Makes a call the filter forbids (see [`test_violation_requested`]).
+pub fn violate() {
+    // SAFETY: getppid has no arguments or side effects; under the filter it never runs.
+    unsafe { libc::getppid() };
+}
+
+/// The SIGSYS handler: writes `tender: seccomp: blocked system call N` (async-signal-safe: a
+/// stack buffer and write(2)), then repeats the call. SIGSYS is blocked inside the handler, so
+/// the kernel resets it to its default and tender dies of SIGSYS, as with a kill action.
+extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: for SIGSYS from seccomp the kernel fills `_sigsys` of siginfo: after si_signo,
+    // si_errno, si_code and padding (16 bytes) come `_call_addr` (a pointer) and `_syscall`
+    // (an int), at offset 16 + size_of::<pointer>().
+    let nr = unsafe {
+        info.cast::<u8>().add(16 + std::mem::size_of::<usize>()).cast::<libc::c_int>().read_unaligned()
+    };
+    let mut buf = [0u8; 64];
+    let prefix = b"tender: seccomp: blocked system call ";
+    buf[..prefix.len()].copy_from_slice(prefix);
+    let mut len = prefix.len();
+    let mut digits = [0u8; 12];
+    let mut n = nr.unsigned_abs();
+    let mut d = 0;
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in (0..d).rev() {
+        buf[len] = digits[i];
+        len += 1;
+    }
+    buf[len] = b'\n';
+    len += 1;
+    // SAFETY: write(2) and syscall(2) are async-signal-safe; the repeated call is blocked by
+    // the filter before it runs, so its (zero) arguments are never used.
+    unsafe {
+        libc::write(libc::STDERR_FILENO, buf.as_ptr().cast(), len);
+        libc::syscall(libc::c_long::from(nr), 0, 0, 0, 0, 0, 0);
+    }
+}
+
+fn install_sigsys_handler() -> std::io::Result<()> {
+    // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler only
+    // uses async-signal-safe calls. Without SA_NODEFER, SIGSYS is blocked while it runs.
+    let rc = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction =
+            on_sigsys as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut())
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_compiles_for_every_mode() {
+        let fds = Fds { vcpu: 9, blocks: vec![10, 11], taps: vec![12], wake: Some((3, 4)) };
+        assert!(program(&fds, Mode::On).unwrap().is_some_and(|p| !p.is_empty()));
+        assert!(program(&fds, Mode::Log).unwrap().is_some());
+        assert!(program(&fds, Mode::Off).unwrap().is_none());
+        let r = rules(&fds).unwrap();
+        assert_eq!(r[&libc::SYS_write].len(), 4, "stdout, stderr, the TAP, the wake pipe");
+        assert_eq!(r[&libc::SYS_read].len(), 2);
+        assert_eq!(r[&libc::SYS_pread64].len(), 2);
+        assert_eq!(r[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len());
+        assert!(!r.contains_key(&libc::SYS_openat) && !r.contains_key(&libc::SYS_execve));
+        assert!(!r.contains_key(&libc::SYS_socket) && !r.contains_key(&libc::SYS_getppid));
+    }
+
+    #[test]
+    fn no_devices_no_device_calls() {
+        let r = rules(&Fds { vcpu: 5, ..Fds::default() }).unwrap();
+        assert!(!r.contains_key(&libc::SYS_pread64) && !r.contains_key(&libc::SYS_fdatasync));
+        assert!(!r.contains_key(&libc::SYS_read), "no read at all without a TAP or the wake pipe");
+    }
+}
