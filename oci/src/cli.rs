@@ -76,6 +76,7 @@ pub const CREATE_FLAGS: FlagSpec = &[
     (&["no-new-keyring"], false),
     (&["detach", "d"], false),
     (&["keep"], false),
+    (&["no-subreaper"], false),
 ];
 pub const KILL_FLAGS: FlagSpec = &[(&["all", "a"], false)];
 pub const DELETE_FLAGS: FlagSpec = &[(&["force", "f"], false)];

@@ -27,12 +27,8 @@ pub fn forward(inv: &Invocation) -> Result<i32, OciError> {
     };
     let p = cli::parse_flags(&inv.args, spec)?;
     let id = cli::one_id(&inv.command, &p)?;
-    if state::is_ours(&inv.globals.root, id) {
-        let s = StateDir::open(&inv.globals.root, id)?.ok_or_else(|| OciError::NoContainer(id.into()))?;
-        if !s.record()?.complete {
-            return Err(OciError::NoContainer(id.into()));
-        }
-    }
+    // A create of ours in progress finishes first (or fails); then runc acts on its container.
+    drop(StateDir::open(&inv.globals.root, id)?);
     Err(pass(inv, &Runc::find(&inv.globals)?))
 }
 
@@ -61,12 +57,10 @@ pub fn delete(inv: &Invocation) -> Result<i32, OciError> {
         return Err(pass(inv, &runc));
     };
     let record = s.record().unwrap_or_default();
-    if runc.state(id).is_some() {
-        let status = runc.status(std::iter::once("delete").chain(inv.args.iter().map(String::as_str)))?;
-        if !status.success() {
-            // Still running without --force: runc said so; the container stays whole.
-            return Err(OciError::Quiet(status.code().unwrap_or(1)));
-        }
+    let status = runc.status(std::iter::once("delete").chain(inv.args.iter().map(String::as_str)))?;
+    if !status.success() && runc.state(id).is_some() {
+        // Still running without --force: runc said so; the container stays whole.
+        return Err(OciError::Quiet(status.code().unwrap_or(1)));
     }
     create::remove_network(&s, &record);
     s.remove()?;

@@ -3,6 +3,9 @@
 //! `/dev/kvm`), lets runc create that container (namespaces, cgroup, mounts, stdio, hooks: the
 //! engine's own setup, untouched), then joins the container's interfaces to TAPs and writes
 //! tender's argument file. The guest boots only at `start`, when runc execs the tender.
+//!
+//! Every failure undoes exactly what this create made: runc's container only if runc created
+//! it for us (never one that was there before), the TAPs it recorded, the netns pin, the state.
 
 use crate::bundle::Bundle;
 use crate::cli::{self, Invocation, CREATE_FLAGS};
@@ -12,14 +15,22 @@ use crate::log::Log;
 use crate::network::{self, Netns};
 use crate::plan::{self, Plan};
 use crate::runc::Runc;
-use crate::state::{Record, StateDir};
+use crate::state::{self, Record, StateDir};
 use serde_json::{json, Value};
+use std::ffi::OsString;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// Flags passed on to `runc create` as given (all but `--bundle`).
-const PASSED_ON: &[&str] =
-    &["console-socket", "pid-file", "pidfd-socket", "preserve-fds", "no-pivot", "no-new-keyring"];
+/// Flags passed on to `runc create` (all but `--bundle`); paths among them are made absolute
+/// against the engine's bundle, as runc (which enters the bundle) would resolve them.
+const PASSED_ON: &[(&str, bool)] = &[
+    ("console-socket", true),
+    ("pid-file", true),
+    ("pidfd-socket", true),
+    ("preserve-fds", false),
+    ("no-pivot", false),
+    ("no-new-keyring", false),
+];
 
 /// What runc runs, relative to the directory tender-oci mounts into the container.
 const TENDER_IN_CONTAINER: &str = "tender";
@@ -31,8 +42,10 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<i32, OciError> {
     let id = cli::one_id(&inv.command, &p)?;
     let runc = Runc::find(&inv.globals)?;
     let bundle_dir = PathBuf::from(p.flag("bundle").unwrap_or("."));
+    let root = &inv.globals.root;
     let Some((bundle, uk)) = decide(&bundle_dir, log)? else {
         log.debug(&format!("{id}: not a unikernel, handing it to {}", runc.path.display()));
+        clear_if_abandoned(root, id, &runc, log);
         return Err(runc
             .exec(std::iter::once(inv.command.as_str()).chain(inv.args.iter().map(String::as_str)))
             .into());
@@ -41,21 +54,22 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<i32, OciError> {
         return Err(OciError::Unsupported { command: "run".into(), id: id.into() });
     }
     log.debug(&format!("{id}: unikernel {}", uk.entry.container_path.display()));
-    let (state, stale) = StateDir::claim(&inv.globals.root, id)?;
-    if stale {
-        log.debug(&format!("{id}: clearing what a crashed create left"));
+    let (state, existed) = StateDir::claim(root, id)?;
+    if existed {
+        let record = state.record().unwrap_or_default();
+        if record.complete && runc.state(id).is_some() {
+            return Err(OciError::Exists(id.into()));
+        }
+        log.debug(&format!("{id}: clearing what a crashed create or a lost container left"));
         undo(&state, &runc, id);
         state.clear()?;
     }
-    let mut passed = Vec::new();
-    for name in PASSED_ON {
-        if let Some(v) = p.flag(name) {
-            passed.push(format!("--{name}"));
-            if CREATE_FLAGS.iter().any(|(n, takes)| n[0] == *name && *takes) {
-                passed.push(v.to_string());
-            }
-        }
+    if runc.state(id).is_some() {
+        // runc's own container of that id, not made by us: leave it alone.
+        let _ = state.remove();
+        return Err(OciError::Exists(id.into()));
     }
+    let passed = passed_on(&p, &bundle.dir);
     match set_up(&state, &runc, id, &bundle, &uk, &passed) {
         Ok(()) => Ok(0),
         Err(e) => {
@@ -66,25 +80,67 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<i32, OciError> {
     }
 }
 
+/// The flags for `runc create`, with relative paths made absolute against the bundle.
+fn passed_on(p: &cli::Parsed, bundle: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for &(name, is_path) in PASSED_ON {
+        let Some(v) = p.flag(name) else { continue };
+        out.push(format!("--{name}"));
+        if CREATE_FLAGS.iter().any(|(n, takes)| n[0] == name && *takes) {
+            let v = if is_path && !v.starts_with('/') {
+                bundle.join(v).display().to_string()
+            } else {
+                v.to_string()
+            };
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// A directory of ours for `id` that no create is working on and whose create never finished
+/// hides nothing: cleared, so runc's container of that id is runc's alone.
+fn clear_if_abandoned(root: &Path, id: &str, runc: &Runc, log: &Log) {
+    if !state::is_ours(root, id) {
+        return;
+    }
+    if let Ok((s, _)) = StateDir::claim(root, id) {
+        if !s.record().is_ok_and(|r| r.complete) {
+            log.debug(&format!("{id}: clearing an abandoned unikernel create"));
+            undo(&s, runc, id);
+            let _ = s.remove();
+        }
+    }
+}
+
 /// Loads the bundle and classifies its entrypoint; `None` means runc's container.
 fn decide(dir: &Path, log: &Log) -> Result<Option<(Bundle, Unikernel)>, OciError> {
     let bundle = Bundle::load(dir)?;
     let forced = bundle.annotation("tender.unikernel");
-    if forced == Some("false") {
+    // Pod annotations reach the pod's sandbox (pause) container too: it is never a unikernel.
+    let sandbox = ["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"]
+        .iter()
+        .any(|k| bundle.annotation(k) == Some("sandbox"));
+    if forced == Some("false") || sandbox {
         return Ok(None);
     }
-    let args0 = &bundle.args()[0];
-    let entry = detect::find_entrypoint(&bundle.rootfs, args0, bundle.env());
-    let uk = match entry {
-        Some(e) => detect::classify(&e)?,
-        None if forced == Some("true") => return Err(detect::DetectError::NotFound(args0.clone()).into()),
-        None => None,
+    let args0 = bundle.args()[0].clone();
+    let uk = match detect::find_entrypoint(&bundle.rootfs, &args0, &bundle.env(), &bundle.cwd()) {
+        Some((e, mut file)) => detect::classify(&e, &mut file)?,
+        None if forced == Some("true") => return Err(detect::DetectError::NotFound(args0).into()),
+        None => {
+            log.debug(&format!("{args0}: not found in the root filesystem"));
+            None
+        }
     };
     match uk {
-        Some(uk) => Ok(Some((bundle, uk))),
-        None if forced == Some("true") => Err(detect::DetectError::NotUnikernel(args0.clone()).into()),
+        Some(uk) => {
+            bundle.spec()?;
+            Ok(Some((bundle, uk)))
+        }
+        None if forced == Some("true") => Err(detect::DetectError::NotUnikernel(args0).into()),
         None => {
-            log.debug(&format!("{args0}: not a Solo5 hvt image"));
+            log.debug(&format!("{args0}: not a Solo5 hvt image for this host"));
             Ok(None)
         }
     }
@@ -96,7 +152,8 @@ fn char_device(path: &str) -> Option<(u64, u64)> {
     Some((u64::from(libc::major(m.rdev())), u64::from(libc::minor(m.rdev()))))
 }
 
-/// The static tender to put in containers: `TENDER_OCI_TENDER`, else next to this binary.
+/// The static tender for this host to put in containers: `TENDER_OCI_TENDER`, else next to
+/// this binary.
 pub fn find_tender() -> Result<PathBuf, OciError> {
     let path = match std::env::var_os("TENDER_OCI_TENDER").filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
@@ -104,8 +161,13 @@ pub fn find_tender() -> Result<PathBuf, OciError> {
             std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join("tender"))).unwrap_or_default()
         }
     };
-    let mut f = std::fs::File::open(&path).map_err(|_| OciError::NoTender(path.clone()))?;
-    let head = tender::elf::read_head(&mut f).map_err(|_| OciError::NoTender(path.clone()))?;
+    let unreadable = |source| OciError::NoTender { path: path.clone(), source };
+    let mut f = std::fs::File::open(&path).map_err(unreadable)?;
+    let head = tender::elf::read_head(&mut f).map_err(unreadable)?;
+    let machine = head.get(18..20).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if !head.starts_with(b"\x7fELF") || machine != Some(tender::elf::host_machine()) {
+        return Err(OciError::NotTender(path));
+    }
     if tender::elf::requests_interpreter(&head) {
         return Err(OciError::DynamicTender(path));
     }
@@ -136,30 +198,48 @@ fn push(v: &mut Value, pointer: &str, item: Value) {
     at.as_array_mut().expect("made an array").push(item);
 }
 
+fn utf8(path: &Path) -> Result<&str, OciError> {
+    path.to_str().ok_or_else(|| OciError::NotUtf8(path.to_path_buf()))
+}
+
 /// The engine's config with our edits: the process is tender, our files are mounted, the
-/// KVM (and TUN) devices exist and the device cgroup allows them.
-fn rewrite(bundle: &Bundle, tender: &Path, guest_dir: &Path, devices: &[(&str, (u64, u64))]) -> Value {
+/// KVM (and TUN) devices exist and the device cgroup allows them, relative bind sources
+/// still name the engine's files (runc resolves them in our bundle directory).
+fn rewrite(
+    bundle: &Bundle,
+    tender: &Path,
+    guest_dir: &Path,
+    devices: &[(&str, (u64, u64))],
+) -> Result<Value, OciError> {
     let mut cfg = bundle.raw.clone();
     let dir = mount_dir(bundle);
-    cfg["root"]["path"] = json!(bundle.rootfs);
+    cfg["root"]["path"] = json!(utf8(&bundle.rootfs)?);
     let mut args = vec![
         json!(format!("{dir}/{TENDER_IN_CONTAINER}")),
         json!(format!("@{dir}/{CONFIG_IN_CONTAINER}/args")),
     ];
     args.extend(bundle.args()[1..].iter().map(|a| json!(a)));
     cfg["process"]["args"] = Value::Array(args);
+    for m in cfg["mounts"].as_array_mut().into_iter().flatten() {
+        let relative = m["source"].as_str().filter(|s| !s.starts_with('/')).map(str::to_string);
+        let bind = m["type"] == "bind"
+            || m["options"].as_array().is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"));
+        if let (Some(src), true) = (relative, bind) {
+            m["source"] = json!(utf8(&bundle.dir.join(src))?);
+        }
+    }
     let ro = json!(["bind", "ro", "nosuid", "nodev"]);
     push(
         &mut cfg,
         "mounts",
         json!({ "destination": format!("{dir}/{TENDER_IN_CONTAINER}"), "type": "bind",
-        "source": tender, "options": ro }),
+        "source": utf8(tender)?, "options": ro }),
     );
     push(
         &mut cfg,
         "mounts",
         json!({ "destination": format!("{dir}/{CONFIG_IN_CONTAINER}"), "type": "bind",
-        "source": guest_dir, "options": ["bind", "ro", "nosuid", "nodev", "noexec"] }),
+        "source": utf8(guest_dir)?, "options": ["bind", "ro", "nosuid", "nodev", "noexec"] }),
     );
     for (path, (major, minor)) in devices {
         push(
@@ -175,15 +255,21 @@ fn rewrite(bundle: &Bundle, tender: &Path, guest_dir: &Path, devices: &[(&str, (
             "minor": minor, "access": "rwm" }),
         );
     }
-    cfg
+    Ok(cfg)
 }
 
-/// Writes `path` atomically (readers see the old or the new file, never half of one).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OciError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| OciError::Write { path: path.into(), source })
+fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), OciError> {
+    state::write_atomic(path, bytes, mode).map_err(|source| OciError::Write { path: path.into(), source })
+}
+
+/// tender's argument file, checked by tender's own parser (with the container's arguments
+/// after it) so that what tender would refuse fails here, at create, not at start.
+fn write_args(path: &Path, args: &[OsString], container_args: &[String]) -> Result<(), OciError> {
+    let mut all = args.to_vec();
+    all.extend(container_args.iter().map(OsString::from));
+    tender::cli::parse(all).map_err(OciError::TenderArgs)?;
+    let bytes = tender::argfile::encode(args).map_err(OciError::ArgFile)?;
+    write(path, &bytes, 0o644)
 }
 
 fn set_up(
@@ -196,7 +282,8 @@ fn set_up(
 ) -> Result<(), OciError> {
     let kvm = char_device("/dev/kvm").ok_or(OciError::NoKvm)?;
     let tender = find_tender()?;
-    let plan = plan::plan(bundle, &uk.manifest)?;
+    let plan = plan::plan(bundle, bundle.memory_limit()?, &uk.manifest)?;
+    let uid = bundle.host_uid()?;
     let mut record = Record { bundle: bundle.dir.clone(), ..Record::default() };
     state.save(&record)?;
     let mut devices = vec![("/dev/kvm", kvm)];
@@ -205,22 +292,27 @@ fn set_up(
     }
     let guest_dir = state.file("guest");
     let own_bundle = state.file("bundle");
-    for d in [&guest_dir, &own_bundle] {
-        std::fs::create_dir_all(d).map_err(|source| OciError::Write { path: d.clone(), source })?;
+    for (d, mode) in [(&guest_dir, 0o755), (&own_bundle, 0o700)] {
+        let made = std::fs::create_dir(d)
+            .and_then(|()| std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(mode)));
+        made.map_err(|source| OciError::Write { path: d.clone(), source })?;
     }
     let args_file = guest_dir.join("args");
-    write_atomic(&args_file, plan::argfile(&plan, &uk.entry.container_path, &[], None).as_bytes())?;
-    let cfg = rewrite(bundle, &tender, &guest_dir, &devices);
-    write_atomic(&own_bundle.join("config.json"), cfg.to_string().as_bytes())?;
+    let container_args = &bundle.args()[1..];
+    write_args(&args_file, &plan::tender_args(&plan, &uk.entry.container_path, &[], None), container_args)?;
+    let cfg = rewrite(bundle, &tender, &guest_dir, &devices)?;
+    write(&own_bundle.join("config.json"), cfg.to_string().as_bytes(), 0o600)?;
 
-    let mut args: Vec<String> = vec!["create".into(), "--bundle".into(), own_bundle.display().to_string()];
+    let mut args: Vec<String> = vec!["create".into(), "--bundle".into(), utf8(&own_bundle)?.to_string()];
     args.extend(passed.iter().cloned());
     args.push(id.into());
     let status = runc.status(&args)?;
     if !status.success() {
-        // runc has said why, on stderr and in the log.
+        // runc has said why, on stderr and in the log, and removed what it made.
         return Err(OciError::Quiet(status.code().unwrap_or(1)));
     }
+    record.runc_created = true;
+    state.save(&record)?;
     let pid = runc
         .state(id)
         .and_then(|s| s["pid"].as_u64())
@@ -229,22 +321,25 @@ fn set_up(
     let (nets, ipv4) = if plan.nets.is_empty() {
         (Vec::new(), None)
     } else {
-        connect(state, &mut record, pid, &plan, bundle.host_uid())?
+        connect(state, &mut record, id, pid, &plan, uid)?
     };
     check_blocks(pid, &plan)?;
-    write_atomic(
+    write_args(
         &args_file,
-        plan::argfile(&plan, &uk.entry.container_path, &nets, ipv4.as_ref()).as_bytes(),
+        &plan::tender_args(&plan, &uk.entry.container_path, &nets, ipv4.as_ref()),
+        container_args,
     )?;
     record.complete = true;
     state.save(&record)?;
     Ok(())
 }
 
-/// Pins the container's network namespace and joins its interfaces to TAPs.
+/// Pins the container's network namespace and joins its interfaces to TAPs. The TAPs are
+/// recorded before they are made, so a failure at any point is undone.
 fn connect(
     state: &StateDir,
     record: &mut Record,
+    id: &str,
     pid: u64,
     plan: &Plan,
     uid: u32,
@@ -255,9 +350,14 @@ fn connect(
     record.netns_pinned = true;
     state.save(record)?;
     let ns = Netns::open(&pinned, true)?;
-    let attached = ns.attach(&plan.nets, uid)?;
-    record.taps = attached.taps;
+    let links = ns.choose(&plan.nets)?;
+    record.taps = links
+        .iter()
+        .enumerate()
+        .map(|(i, l)| state::Tap { name: network::tap_name(id, i), iface: l.ifname.clone() })
+        .collect();
     state.save(record)?;
+    let attached = ns.attach(&plan.nets, &links, &record.taps, uid)?;
     Ok((attached.nets, attached.ipv4))
 }
 
@@ -265,17 +365,18 @@ fn connect(
 fn check_blocks(pid: u64, plan: &Plan) -> Result<(), OciError> {
     let root = PathBuf::from(format!("/proc/{pid}/root"));
     for b in &plan.blocks {
-        if detect::resolve_in_root(&root, &b.path).is_none() {
+        if !detect::exists_in_root(&root, &b.path) {
             return Err(OciError::NoBlock { name: b.name.clone(), path: b.path.clone() });
         }
     }
     Ok(())
 }
 
-/// Removes whatever a failed or crashed create made: runc's container, TAPs, the pin.
+/// Removes what a failed or crashed create made: runc's container (only if runc made it for
+/// this create), the recorded TAPs, the netns pin.
 pub fn undo(state: &StateDir, runc: &Runc, id: &str) {
     let record = state.record().unwrap_or_default();
-    if runc.state(id).is_some() {
+    if record.runc_created {
         runc.quietly(["delete", "--force", id]);
     }
     remove_network(state, &record);

@@ -31,10 +31,24 @@ pub enum OciError {
     #[error("/dev/net/tun is not available on this host: the image declares network devices")]
     NoTun,
     #[error(
-        "{0}: no tender there: install tender next to tender-oci or set TENDER_OCI_TENDER \
+        "{path}: no tender there: install tender next to tender-oci or set TENDER_OCI_TENDER \
          (`cargo xtask build` puts both in target/release)"
     )]
-    NoTender(PathBuf),
+    NoTender {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: not a tender for this host's architecture")]
+    NotTender(PathBuf),
+    #[error("{0}: paths handed to runc must be UTF-8")]
+    NotUtf8(PathBuf),
+    #[error("tender would refuse the container's command line")]
+    TenderArgs(#[source] tender::cli::CliError),
+    #[error(transparent)]
+    ArgFile(#[from] tender::argfile::NewlineInArgument),
+    #[error("container with id {0} already exists")]
+    Exists(String),
     #[error(
         "{0}: tender is dynamically linked and cannot run inside a container: use the static \
          tender that `cargo xtask build` makes"
@@ -60,16 +74,4 @@ pub enum OciError {
     /// runc failed and has reported why itself; exit with its status.
     #[error("runc failed")]
     Quiet(i32),
-}
-
-/// The error and its sources on one line, `a: b: c`.
-pub fn one_line(err: &dyn std::error::Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        line.push_str(": ");
-        line.push_str(&s.to_string());
-        source = s.source();
-    }
-    line
 }

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(OciError::Quiet(code)) => ExitCode::from(code.clamp(1, 255) as u8),
         Err(e) => {
-            log.error(&error::one_line(&e));
+            log.error(&tender::diag::chain(&e));
             ExitCode::from(1)
         }
     }

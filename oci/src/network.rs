@@ -39,9 +39,18 @@ pub enum NetworkError {
     NoInterface { name: String, have: usize },
     #[error("net device '{name}': no interface '{iface}' in the container")]
     NoSuchInterface { name: String, iface: String },
+    #[error("net device '{name}': interface '{iface}' is already joined to net device '{other}'")]
+    InterfaceTaken { name: String, iface: String, other: String },
 }
 
-/// One interface as `ip -j link` reports it.
+/// `linkinfo` of `ip -j -details link`: the kind of device.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LinkInfo {
+    #[serde(default)]
+    pub info_kind: String,
+}
+
+/// One interface as `ip -j -details link` reports it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Link {
     pub ifindex: u32,
@@ -52,6 +61,8 @@ pub struct Link {
     pub address: String,
     #[serde(default)]
     pub mtu: u32,
+    #[serde(default)]
+    pub linkinfo: Option<LinkInfo>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +92,6 @@ struct Route {
 pub struct Attached {
     /// What tender needs, per net device.
     pub nets: Vec<NetAttach>,
-    /// What `delete` must remove.
-    pub taps: Vec<Tap>,
     /// The first interface's IPv4 settings, for the guest's command line.
     pub ipv4: Option<Ipv4>,
 }
@@ -93,23 +102,31 @@ pub struct Netns {
     file: File,
 }
 
-/// The TAP name for the `index`-th net device.
-pub fn tap_name(index: usize) -> String {
-    format!("tender{index}")
+/// The TAP name for a container's `index`-th net device: `tnd`, a hash of the container id
+/// (containers sharing a network namespace, as in a pod, get different TAPs) and the index;
+/// at most 13 characters (IFNAMSIZ is 16 with the NUL).
+pub fn tap_name(id: &str, index: usize) -> String {
+    // FNV-1a: a stable, well-spread 32-bit hash.
+    let hash = id.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("tnd{hash:08x}{index}")
 }
 
 impl Netns {
     /// Opens a namespace file (`/proc/PID/ns/net` or a bind mount of one). With `own_check`,
-    /// refuses the namespace tender-oci itself runs in: redirecting the host's own interfaces
-    /// into a guest would cut the host off its network.
+    /// refuses the host's namespace (PID 1's) and the one tender-oci itself runs in:
+    /// redirecting their interfaces into a guest would cut them off their network.
     pub fn open(path: &Path, own_check: bool) -> Result<Netns, NetworkError> {
         let open_err = |source| NetworkError::Open { path: path.display().to_string(), source };
         let file = File::open(path).map_err(open_err)?;
         if own_check {
             let theirs = file.metadata().map_err(open_err)?;
             let ours = std::fs::metadata("/proc/self/ns/net").map_err(open_err)?;
-            if (theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()) {
-                return Err(NetworkError::HostNamespace);
+            // PID 1's may be out of reach (a sandboxed host): then ours is the one to guard.
+            let host = std::fs::metadata("/proc/1/ns/net").ok();
+            for m in std::iter::once(ours).chain(host) {
+                if (theirs.dev(), theirs.ino()) == (m.dev(), m.ino()) {
+                    return Err(NetworkError::HostNamespace);
+                }
             }
         }
         Ok(Netns { file })
@@ -145,10 +162,11 @@ impl Netns {
         serde_json::from_str(&text).map_err(|_| NetworkError::Output(format!("{prog} {}", args.join(" "))))
     }
 
-    /// The engine's Ethernet interfaces, in creation (ifindex) order; our TAPs excluded.
+    /// The engine's Ethernet interfaces, in creation (ifindex) order; TAPs (ours or anyone's)
+    /// are not the engine's.
     pub fn ethernet_links(&self) -> Result<Vec<Link>, NetworkError> {
-        let mut links: Vec<Link> = self.json("ip", &["-j", "link", "show"])?;
-        links.retain(|l| l.link_type == "ether" && !l.ifname.starts_with("tender"));
+        let mut links: Vec<Link> = self.json("ip", &["-j", "-details", "link", "show"])?;
+        links.retain(|l| l.link_type == "ether" && l.linkinfo.as_ref().is_none_or(|i| i.info_kind != "tun"));
         links.sort_by_key(|l| l.ifindex);
         Ok(links)
     }
@@ -164,15 +182,22 @@ impl Netns {
         Ok(Some(Ipv4 { cidr: format!("{}/{}", a.local, a.prefixlen), gateway }))
     }
 
-    /// Removes TAPs of an earlier container in this namespace and their redirects.
+    /// Removes these TAPs and the redirects into them; an interface whose redirect now leads
+    /// to another container's TAP (a later container of the same pod) keeps it.
     pub fn remove(&self, taps: &[Tap]) {
         for t in taps {
-            let _ = self.run("tc", &["qdisc", "del", "dev", &t.iface, "ingress"]);
+            let filters =
+                self.run("tc", &["filter", "show", "dev", &t.iface, "parent", "ffff:"]).unwrap_or_default();
+            if filters.contains(&t.name) {
+                let _ = self.run("tc", &["qdisc", "del", "dev", &t.iface, "ingress"]);
+            }
             let _ = self.run("ip", &["link", "del", &t.name]);
         }
     }
 
-    /// Makes TAP `tap` (owned by `uid`) and redirects all frames between it and `link`.
+    /// Makes TAP `tap` (owned by `uid`) and redirects all frames between it and `link`. A
+    /// redirect already on the interface (an earlier container of the same pod that has
+    /// exited) is replaced: the newest unikernel takes the interface.
     fn join(&self, link: &Link, tap: &str, uid: u32) -> Result<(), NetworkError> {
         let uid = uid.to_string();
         let mtu = link.mtu.to_string();
@@ -194,35 +219,62 @@ impl Netns {
         Ok(())
     }
 
-    /// Attaches every planned net device to an interface: by annotation, else the
-    /// interfaces in order.
-    pub fn attach(&self, nets: &[NetPlan], uid: u32) -> Result<Attached, NetworkError> {
+    /// Which interface each planned net device takes: the one its annotation names, else the
+    /// next unused one in order; no interface serves two devices.
+    pub fn choose(&self, nets: &[NetPlan]) -> Result<Vec<Link>, NetworkError> {
         let links = self.ethernet_links()?;
-        let mut unused = links.iter();
-        let mut attached = Vec::new();
-        let mut taps = Vec::new();
-        let mut ipv4 = None;
-        for (i, n) in nets.iter().enumerate() {
+        let mut taken: Vec<(String, String)> = Vec::new(); // (interface, device)
+        let mut chosen = Vec::new();
+        for n in nets.iter().filter(|n| n.iface.is_some()).chain(nets.iter().filter(|n| n.iface.is_none())) {
             let link = match &n.iface {
                 Some(name) => links.iter().find(|l| &l.ifname == name).ok_or_else(|| {
                     NetworkError::NoSuchInterface { name: n.name.clone(), iface: name.clone() }
                 })?,
-                None => unused
-                    .next()
+                None => links
+                    .iter()
+                    .find(|l| !taken.iter().any(|(i, _)| i == &l.ifname))
                     .ok_or(NetworkError::NoInterface { name: n.name.clone(), have: links.len() })?,
             };
-            let tap = tap_name(i);
-            taps.push(Tap { name: tap.clone(), iface: link.ifname.clone() });
-            if let Err(e) = self.join(link, &tap, uid) {
-                self.remove(&taps);
-                return Err(e);
+            if let Some((_, other)) = taken.iter().find(|(i, _)| i == &link.ifname) {
+                return Err(NetworkError::InterfaceTaken {
+                    name: n.name.clone(),
+                    iface: link.ifname.clone(),
+                    other: other.clone(),
+                });
             }
-            if i == 0 {
-                ipv4 = self.ipv4(&link.ifname)?;
-            }
-            attached.push(NetAttach { name: n.name.clone(), tap, mac: link.address.clone() });
+            taken.push((link.ifname.clone(), n.name.clone()));
+            chosen.push((n.name.clone(), link.clone()));
         }
-        Ok(Attached { nets: attached, taps, ipv4 })
+        // Back in manifest order.
+        Ok(nets
+            .iter()
+            .filter_map(|n| chosen.iter().find(|(d, _)| d == &n.name).map(|(_, l)| l.clone()))
+            .collect())
+    }
+
+    /// Joins each net device's interface (from [`Netns::choose`]) to its TAP (`taps`, in the
+    /// same order, already recorded so that a failure half-way can be undone by the caller).
+    pub fn attach(
+        &self,
+        nets: &[NetPlan],
+        links: &[Link],
+        taps: &[Tap],
+        uid: u32,
+    ) -> Result<Attached, NetworkError> {
+        let mut attached = Vec::new();
+        for ((n, link), tap) in nets.iter().zip(links).zip(taps) {
+            self.join(link, &tap.name, uid)?;
+            attached.push(NetAttach {
+                name: n.name.clone(),
+                tap: tap.name.clone(),
+                mac: link.address.clone(),
+            });
+        }
+        let ipv4 = match links.first() {
+            Some(l) => self.ipv4(&l.ifname)?,
+            None => None,
+        };
+        Ok(Attached { nets: attached, ipv4 })
     }
 }
 
@@ -259,10 +311,13 @@ mod tests {
     fn ip_json_parses() {
         let links: Vec<Link> = serde_json::from_str(
             r#"[{"ifindex":1,"ifname":"lo","link_type":"loopback","address":"00:00:00:00:00:00","mtu":65536},
-                {"ifindex":7,"ifname":"eth0","link_type":"ether","address":"02:42:ac:11:00:02","mtu":1500,"flags":["UP"]}]"#,
+                {"ifindex":7,"ifname":"eth0","link_type":"ether","address":"02:42:ac:11:00:02","mtu":1500,"flags":["UP"],
+                 "linkinfo":{"info_kind":"veth"}},
+                {"ifindex":9,"ifname":"tap0","link_type":"ether","linkinfo":{"info_kind":"tun","info_data":{"type":"tap"}}}]"#,
         )
         .unwrap();
         assert_eq!(links[1].ifname, "eth0");
+        assert_eq!(links[2].linkinfo.as_ref().unwrap().info_kind, "tun");
         assert_eq!(links[1].address, "02:42:ac:11:00:02");
         let addrs: Vec<LinkAddrs> = serde_json::from_str(
             r#"[{"ifindex":7,"addr_info":[{"family":"inet","local":"172.17.0.2","prefixlen":16}]}]"#,
@@ -272,7 +327,9 @@ mod tests {
         let routes: Vec<Route> =
             serde_json::from_str(r#"[{"dst":"default","gateway":"172.17.0.1","dev":"eth0"}]"#).unwrap();
         assert_eq!(routes[0].gateway.as_deref(), Some("172.17.0.1"));
-        assert_eq!(tap_name(1), "tender1");
+        assert_eq!(tap_name("web", 1), tap_name("web", 1));
+        assert_ne!(tap_name("web", 0), tap_name("web2", 0));
+        assert!(tap_name(&"x".repeat(1024), 63).len() <= 15);
     }
 
     #[test]

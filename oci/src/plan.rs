@@ -3,6 +3,7 @@
 //! devices from the container's interfaces. Pure: the rules are unit-tested here.
 
 use crate::bundle::Bundle;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use tender::manifest::{DeviceKind, Manifest};
 
@@ -20,7 +21,7 @@ pub const BLOCK_DIR: &str = "/block";
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlanError {
     #[error("annotation {key}={value}: {why}")]
-    Annotation { key: String, value: String, why: &'static str },
+    Annotation { key: String, value: String, why: String },
     #[error(
         "memory limit of {limit_mib} MiB leaves no room for a guest: tender needs {OVERHEAD_MIB} MiB \
          besides the guest's at least {MIN_GUEST_MIB} MiB"
@@ -58,36 +59,40 @@ pub struct Plan {
     pub nets: Vec<NetPlan>,
 }
 
-fn bad(key: &str, value: &str, why: &'static str) -> PlanError {
-    PlanError::Annotation { key: format!("{PREFIX}{key}"), value: value.into(), why }
+fn bad(key: &str, value: &str, why: impl Into<String>) -> PlanError {
+    PlanError::Annotation { key: format!("{PREFIX}{key}"), value: value.into(), why: why.into() }
+}
+
+/// tender's own sizing rules (2 MiB granule, 2 MiB to 4 GiB), without its rounding warning.
+fn tender_mib(mib: u64) -> Result<u64, tender::memsize::MemSizeError> {
+    tender::memsize::guest_mem_size(Some(mib)).map(|(bytes, _)| bytes >> 20)
 }
 
 /// Guest memory in MiB: `tender.mem` if given (it must fit the limit), else the limit less
-/// [`OVERHEAD_MIB`], else tender's default; always even (tender's 2 MiB granule), at most 4 GiB.
+/// [`OVERHEAD_MIB`] (at most tender's 4 GiB), else tender's default; sized by tender's rules.
 pub fn mem_mib(limit: Option<u64>, annotation: Option<&str>) -> Result<u64, PlanError> {
     let max = abi::layout::MEM_MAX >> 20;
     let limit_mib = limit.map(|l| l >> 20);
     if let Some(v) = annotation {
-        let mem = v
-            .parse::<u64>()
-            .ok()
-            .filter(|m| (MIN_GUEST_MIB..=max).contains(m))
-            .ok_or_else(|| bad("mem", v, "guest memory is decimal MiB from 2 to 4096"))?;
+        let asked = v.parse::<u64>().map_err(|_| bad("mem", v, "guest memory is decimal MiB"))?;
+        let mem = tender_mib(asked).map_err(|e| bad("mem", v, e.to_string()))?;
         if let Some(limit_mib) = limit_mib.filter(|l| mem + OVERHEAD_MIB > *l) {
             return Err(PlanError::MemOverLimit { mem, limit_mib });
         }
-        return Ok(mem & !1);
+        return Ok(mem);
     }
     match limit_mib {
         None => Ok(abi::layout::MEM_DEFAULT_MIB),
         Some(l) if l < OVERHEAD_MIB + MIN_GUEST_MIB => Err(PlanError::LimitTooSmall { limit_mib: l }),
-        Some(l) => Ok((l - OVERHEAD_MIB).min(max) & !1),
+        Some(l) => {
+            tender_mib((l - OVERHEAD_MIB).min(max)).map_err(|_| PlanError::LimitTooSmall { limit_mib: l })
+        }
     }
 }
 
 /// Plans the devices the manifest declares, in manifest order.
-pub fn plan(bundle: &Bundle, manifest: &Manifest) -> Result<Plan, PlanError> {
-    let mem_mib = mem_mib(bundle.memory_limit(), bundle.annotation("tender.mem"))?;
+pub fn plan(bundle: &Bundle, limit: Option<u64>, manifest: &Manifest) -> Result<Plan, PlanError> {
+    let mem_mib = mem_mib(limit, bundle.annotation("tender.mem"))?;
     let declared = |name: &str, kind| manifest.entries().any(|d| d.name == name && d.kind == kind);
     for (kind, key) in
         [(DeviceKind::Block, "block."), (DeviceKind::Block, "block-sector-size."), (DeviceKind::Net, "net.")]
@@ -103,8 +108,14 @@ pub fn plan(bundle: &Bundle, manifest: &Manifest) -> Result<Plan, PlanError> {
     for d in manifest.entries() {
         match d.kind {
             DeviceKind::Block => {
-                let path = bundle.annotation(&format!("{PREFIX}block.{}", d.name));
-                let path = path.map_or_else(|| PathBuf::from(BLOCK_DIR).join(&d.name), PathBuf::from);
+                let key = format!("block.{}", d.name);
+                let path = match bundle.annotation(&format!("{PREFIX}{key}")) {
+                    None => PathBuf::from(BLOCK_DIR).join(&d.name),
+                    Some(p) if p.starts_with('/') => PathBuf::from(p),
+                    Some(p) => {
+                        return Err(bad(&key, p, "a block device path in the container must be absolute"))
+                    }
+                };
                 let key = format!("block-sector-size.{}", d.name);
                 let sector_size = match bundle.annotation(&format!("{PREFIX}{key}")) {
                     None => None,
@@ -142,31 +153,36 @@ pub struct Ipv4 {
     pub gateway: Option<String>,
 }
 
-/// tender's argument file: options, `--`, the kernel, then the network arguments (the
-/// container's own arguments follow on tender's command line).
-pub fn argfile(plan: &Plan, kernel: &std::path::Path, nets: &[NetAttach], ipv4: Option<&Ipv4>) -> String {
-    let mut lines = vec![format!("--mem={}", plan.mem_mib)];
+/// tender's arguments as the argument file holds them: options, `--`, the kernel, then the
+/// network arguments (the container's own arguments follow on tender's command line).
+pub fn tender_args(
+    plan: &Plan,
+    kernel: &std::path::Path,
+    nets: &[NetAttach],
+    ipv4: Option<&Ipv4>,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![format!("--mem={}", plan.mem_mib).into()];
     for b in &plan.blocks {
-        lines.push(format!("--block:{}={}", b.name, b.path.display()));
+        let mut opt = OsString::from(format!("--block:{}=", b.name));
+        opt.push(&b.path);
+        args.push(opt);
         if let Some(s) = b.sector_size {
-            lines.push(format!("--block-sector-size:{}={s}", b.name));
+            args.push(format!("--block-sector-size:{}={s}", b.name).into());
         }
     }
     for n in nets {
-        lines.push(format!("--net:{}={}", n.name, n.tap));
-        lines.push(format!("--net-mac:{}={}", n.name, n.mac));
+        args.push(format!("--net:{}={}", n.name, n.tap).into());
+        args.push(format!("--net-mac:{}={}", n.name, n.mac).into());
     }
-    lines.push("--".into());
-    lines.push(kernel.display().to_string());
+    args.push("--".into());
+    args.push(kernel.as_os_str().to_os_string());
     if let Some(ip) = ipv4 {
-        lines.push(format!("--ipv4={}", ip.cidr));
+        args.push(format!("--ipv4={}", ip.cidr).into());
         if let Some(gw) = &ip.gateway {
-            lines.push(format!("--ipv4-gateway={gw}"));
+            args.push(format!("--ipv4-gateway={gw}").into());
         }
     }
-    let mut text = lines.join("\n");
-    text.push('\n');
-    text
+    args
 }
 
 #[cfg(test)]
@@ -181,6 +197,7 @@ mod tests {
         assert_eq!(mem_mib(Some(1 << 40), None), Ok(4096), "capped at tender's maximum");
         assert_eq!(mem_mib(Some(18 << 20), None), Ok(2));
         assert_eq!(mem_mib(Some(17 << 20), None), Err(PlanError::LimitTooSmall { limit_mib: 17 }));
+        assert_eq!(mem_mib(Some(19 << 20), None), Ok(2), "odd sizes round down by tender's rule");
     }
 
     #[test]
@@ -189,7 +206,7 @@ mod tests {
         assert_eq!(mem_mib(Some(128 << 20), Some("100")), Ok(100));
         assert_eq!(
             mem_mib(Some(64 << 20), Some("63")),
-            Err(PlanError::MemOverLimit { mem: 63, limit_mib: 64 })
+            Err(PlanError::MemOverLimit { mem: 62, limit_mib: 64 })
         );
         for v in ["0", "1", "x", "4097", "-3"] {
             assert!(
@@ -200,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn the_argument_file_is_one_argument_per_line() {
+    fn tenders_arguments_in_order() {
         let plan = Plan {
             mem_mib: 48,
             blocks: vec![BlockPlan {
@@ -213,17 +230,25 @@ mod tests {
         let nets =
             [NetAttach { name: "service".into(), tap: "tender0".into(), mac: "02:42:ac:11:00:02".into() }];
         let ip = Ipv4 { cidr: "172.17.0.2/16".into(), gateway: Some("172.17.0.1".into()) };
-        let text = argfile(&plan, std::path::Path::new("/http.hvt"), &nets, Some(&ip));
+        let args = tender_args(&plan, std::path::Path::new("/http.hvt"), &nets, Some(&ip));
         assert_eq!(
-            text,
-            "--mem=48\n--block:storage=/block/storage\n--block-sector-size:storage=4096\n\
-             --net:service=tender0\n--net-mac:service=02:42:ac:11:00:02\n--\n/http.hvt\n\
-             --ipv4=172.17.0.2/16\n--ipv4-gateway=172.17.0.1\n"
+            args,
+            [
+                "--mem=48",
+                "--block:storage=/block/storage",
+                "--block-sector-size:storage=4096",
+                "--net:service=tender0",
+                "--net-mac:service=02:42:ac:11:00:02",
+                "--",
+                "/http.hvt",
+                "--ipv4=172.17.0.2/16",
+                "--ipv4-gateway=172.17.0.1",
+            ]
         );
         let bare = Plan { mem_mib: 512, blocks: vec![], nets: vec![] };
         assert_eq!(
-            argfile(&bare, std::path::Path::new("/hello.hvt"), &[], None),
-            "--mem=512\n--\n/hello.hvt\n"
+            tender_args(&bare, std::path::Path::new("/hello.hvt"), &[], None),
+            ["--mem=512", "--", "/hello.hvt"]
         );
     }
 }

@@ -28,6 +28,24 @@ pub enum ArgFileError {
     NotFile { path: PathBuf },
 }
 
+/// An argument that cannot be written to an argument file.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("argument {0:?} contains a newline, which an argument file cannot hold")]
+pub struct NewlineInArgument(pub String);
+
+/// The argument file [`expand`] reads back as exactly `args`: one per line, byte for byte.
+pub fn encode(args: &[OsString]) -> Result<Vec<u8>, NewlineInArgument> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.as_bytes().contains(&b'\n') {
+            return Err(NewlineInArgument(a.to_string_lossy().into_owned()));
+        }
+        out.extend_from_slice(a.as_bytes());
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
 /// Replaces a leading `@FILE` argument by the lines of FILE; other arguments are untouched.
 pub fn expand(args: Vec<OsString>) -> Result<Vec<OsString>, ArgFileError> {
     let Some(path) = args.first().and_then(|a| a.as_bytes().strip_prefix(b"@")) else {
@@ -93,6 +111,19 @@ mod tests {
         );
         let (_p, at) = file_with(b"");
         assert!(expand(os(&[&at, "x"])).unwrap() == os(&["x"]));
+    }
+
+    #[test]
+    fn encode_is_what_expand_reads_back() {
+        let args = vec![
+            OsString::from("--mem=48"),
+            OsString::from(" spaced "),
+            OsString::new(),
+            OsString::from_vec(vec![0xff]),
+        ];
+        let (_p, at) = file_with(&encode(&args).unwrap());
+        assert_eq!(expand(vec![OsString::from(at)]).unwrap(), args);
+        assert!(encode(&[OsString::from("a\nb")]).is_err());
     }
 
     #[test]

@@ -6,6 +6,18 @@ use std::fmt::Arguments;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// An error and its sources on one line, `a: b: c` (what a binary reports at its top).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        line.push_str(": ");
+        line.push_str(&s.to_string());
+        source = s.source();
+    }
+    line
+}
+
 /// Writes one line `tender: ...` to stderr, ignoring write errors.
 pub fn error(args: Arguments<'_>) {
     let _ = writeln!(std::io::stderr(), "tender: {args}");

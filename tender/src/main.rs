@@ -1,27 +1,15 @@
 //! The `tender` binary: parses the command line, runs the guest, and reports the
 //! one error, if any, on one line. Exit status: the guest's, or 1 for tender errors.
 
-use std::error::Error;
 use std::process::ExitCode;
 use tender::cli::{self, Command};
 use tender::diag;
-
-fn report(err: &dyn Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        line.push_str(": ");
-        line.push_str(&s.to_string());
-        source = s.source();
-    }
-    line
-}
 
 fn main() -> ExitCode {
     let args = match tender::argfile::expand(std::env::args_os().skip(1).collect()) {
         Ok(args) => args,
         Err(e) => {
-            diag::error(format_args!("{}", report(&e)));
+            diag::error(format_args!("{}", diag::chain(&e)));
             return ExitCode::from(1);
         }
     };
@@ -44,7 +32,7 @@ fn main() -> ExitCode {
     match tender::launch::launch(&cfg) {
         Ok(status) => ExitCode::from((status & 0xff) as u8),
         Err(e) => {
-            diag::error(format_args!("{}", report(&e)));
+            diag::error(format_args!("{}", diag::chain(&e)));
             ExitCode::from(1)
         }
     }

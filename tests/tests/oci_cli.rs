@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tender_tests::engines::{engines_available, tender_oci, tender_oci_state, Scratch};
+use tender_tests::engines::{engines_available, tender_oci, tender_oci_dir, tender_oci_state, Scratch};
 use tender_tests::{image, run_with_timeout, Outcome};
 
 const NEEDS: &[&str] = &["runc"];
@@ -314,7 +314,7 @@ fn a_crashed_create_does_not_block_a_retry_and_a_running_one_is_not_disturbed() 
     let rt = Runtime::new("cli-crash");
     let bundle = rt.bundle("b", &[(image("hello"), "/hello.hvt")], &["/hello.hvt"], |_| {});
     // What a create killed half-way leaves: an unfinished record, no runc container.
-    let dir = rt.root().join(".tender-oci/again");
+    let dir = tender_oci_dir(&rt.root()).join("again");
     std::fs::create_dir_all(dir.join("guest")).unwrap();
     std::fs::write(
         dir.join("record.json"),
@@ -325,7 +325,7 @@ fn a_crashed_create_does_not_block_a_retry_and_a_running_one_is_not_disturbed() 
     rt.oci(&["delete", "again"]).expect_code(0);
 
     // A create in progress holds the lock: a second one for the id is refused at once.
-    let dir = rt.root().join(".tender-oci/busy");
+    let dir = tender_oci_dir(&rt.root()).join("busy");
     std::fs::create_dir_all(&dir).unwrap();
     let lock = File::create(dir.join("lock")).unwrap();
     // SAFETY: flock on a file this test owns.
@@ -336,5 +336,106 @@ fn a_crashed_create_does_not_block_a_retry_and_a_running_one_is_not_disturbed() 
     rt.create(&bundle, "busy").expect_code(0);
     rt.create(&bundle, "busy").expect_code(1).expect_stderr("container with id busy already exists");
     rt.oci(&["delete", "busy"]).expect_code(0);
+    assert!(tender_oci_state(&rt.root()).is_empty());
+}
+
+#[test]
+fn a_runc_container_of_the_same_id_is_never_touched() {
+    if !engines_available("oci_cli_same_id", NEEDS) {
+        return;
+    }
+    let rt = Runtime::new("cli-sameid");
+    let plain = rt.bundle(
+        "plain",
+        &[(PathBuf::from("/bin/busybox"), "/bin/busybox")],
+        &["busybox", "sleep", "30"],
+        |_| {},
+    );
+    rt.create(&plain, "shared").expect_code(0);
+    let uk = rt.bundle("uk", &[(image("hello"), "/hello.hvt")], &["/hello.hvt"], |_| {});
+    rt.create(&uk, "shared").expect_code(1).expect_stderr("container with id shared already exists");
+    assert_eq!(rt.state("shared")["status"], "created", "runc's container must be untouched");
+    assert!(tender_oci_state(&rt.root()).is_empty());
+    rt.oci(&["delete", "--force", "shared"]).expect_code(0);
+}
+
+#[test]
+fn entrypoints_resolve_as_exec_would_and_pod_sandboxes_go_to_runc() {
+    if !engines_available("oci_cli_resolve", NEEDS) {
+        return;
+    }
+    let rt = Runtime::new("cli-resolve");
+    let rel = rt.bundle("rel", &[(image("hello"), "/app/hello.hvt")], &["./hello.hvt", "x"], |c| {
+        c["process"]["cwd"] = json!("/app");
+    });
+    rt.create(&rel, "rel").expect_code(0);
+    rt.oci(&["start", "rel"]).expect_code(0);
+    rt.wait_stopped("rel");
+    assert_eq!(rt.output("rel", "out"), "Hello, world!\narg[0]: x\nSUCCESS\n");
+    rt.oci(&["delete", "rel"]).expect_code(0);
+    // A pod annotation meant for the unikernel also reaches the pod's pause container.
+    let pause = rt.bundle(
+        "pause",
+        &[(PathBuf::from("/bin/busybox"), "/bin/busybox")],
+        &["busybox", "echo", "sandbox"],
+        |c| {
+            c["annotations"] =
+                json!({ "tender.unikernel": "true", "io.kubernetes.cri.container-type": "sandbox" });
+        },
+    );
+    rt.create(&pause, "pause").expect_code(0);
+    rt.oci(&["start", "pause"]).expect_code(0);
+    rt.wait_stopped("pause");
+    assert_eq!(rt.output("pause", "out"), "sandbox\n");
+    rt.oci(&["delete", "pause"]).expect_code(0);
+}
+
+/// Links and ingress qdiscs in a namespace, as `ip`/`tc` print them.
+fn net_state(ns: &str) -> String {
+    let links = Command::new("ip").args(["-n", ns, "-o", "link"]).output().unwrap();
+    let qdiscs = Command::new("tc").args(["-n", ns, "qdisc", "show"]).output().unwrap();
+    format!("{}{}", String::from_utf8_lossy(&links.stdout), String::from_utf8_lossy(&qdiscs.stdout))
+}
+
+#[test]
+fn a_failed_create_leaves_no_tap_and_the_log_keeps_runcs_reason() {
+    if !engines_available("oci_cli_undo", NEEDS) {
+        return;
+    }
+    let rt = Runtime::new("cli-undo");
+    // Two interfaces: multi's two NICs get TAPs, then its 61 disks are missing: all undone.
+    let ns = tender_tests::netns::NetNs::new("cli-undo");
+    let ip = |args: &[&str]| {
+        assert!(Command::new("ip").args(["-n", &ns.name]).args(args).status().unwrap().success())
+    };
+    ip(&["link", "add", "eth0", "type", "veth", "peer", "name", "eth1"]);
+    ip(&["link", "set", "eth0", "up"]);
+    ip(&["link", "set", "eth1", "up"]);
+    let netns = format!("/run/netns/{}", ns.name);
+    let multi = rt.bundle("multi", &[(image("multi"), "/multi.hvt")], &["/multi.hvt"], |c| {
+        c["linux"]["namespaces"][4] = json!({ "type": "network", "path": netns });
+    });
+    let out = rt.create(&multi, "multi");
+    out.expect_code(1).expect_stderr("block device 'disk1': /block/disk1 does not exist in the container");
+    let after = net_state(&ns.name);
+    assert!(!after.contains(": tnd") && !after.contains("ingress"), "left behind:\n{after}");
+    assert_eq!(rt.oci(&["state", "multi"]).code, Some(1));
+    assert!(tender_oci_state(&rt.root()).is_empty());
+
+    // tender-oci's own (here: the host's) namespace is never joined to a guest.
+    let own = format!("/proc/{}/ns/net", std::process::id());
+    let host = rt.bundle("host", &[(image("http"), "/http.hvt")], &["/http.hvt"], |c| {
+        c["linux"]["namespaces"][4] = json!({ "type": "network", "path": own });
+    });
+    rt.create(&host, "host").expect_code(1).expect_stderr("shares tender-oci's network namespace");
+
+    // When runc itself fails, its reason is the log's last word (our cleanup adds none).
+    let bad = rt.bundle("badmount", &[(image("hello"), "/hello.hvt")], &["/hello.hvt"], |c| {
+        let m = json!({ "destination": "/data", "type": "bind", "source": "/nonexistent/tender-src", "options": ["bind"] });
+        c["mounts"].as_array_mut().unwrap().push(m);
+    });
+    rt.create(&bad, "badmount").expect_code(1);
+    let last = rt.last_log();
+    assert!(last["msg"].as_str().unwrap().contains("nonexistent/tender-src"), "{last}");
     assert!(tender_oci_state(&rt.root()).is_empty());
 }

@@ -112,7 +112,7 @@ fn ctr_task_kill_stops_a_network_server_cleanly() {
     let page = c.ns.command("curl").args(["-s", "-m", "10", "http://10.31.0.2/"]).output().unwrap();
     assert!(String::from_utf8_lossy(&page.stdout).contains("Hello from a unikernel on tender"), "{page:?}");
     let taps = std::process::Command::new("ip").args(["-n", &net.name, "-o", "link"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&taps.stdout).contains("tender0"), "no TAP in the container's namespace");
+    assert!(String::from_utf8_lossy(&taps.stdout).contains(": tnd"), "no TAP in the container's namespace");
 
     c.ctr(&["task", "kill", "web"]).expect_code(0);
     let code = server.finish(Duration::from_secs(30));
@@ -120,7 +120,7 @@ fn ctr_task_kill_stops_a_network_server_cleanly() {
     assert!(server.stderr().contains("tender: Exiting on signal 15"), "{}", server.stderr());
     // delete removed the TAP and the redirect from the container's namespace, and our state.
     let links = std::process::Command::new("ip").args(["-n", &net.name, "-o", "link"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&links.stdout).contains("tender0"), "TAP left behind");
+    assert!(!String::from_utf8_lossy(&links.stdout).contains(": tnd"), "TAP left behind");
     let qdisc = std::process::Command::new("tc")
         .args(["-n", &net.name, "qdisc", "show", "dev", "eth0"])
         .output()

@@ -112,5 +112,9 @@ impl Drop for Containerd {
         if !self.namespace.starts_with("k8s.io") {
             let _ = std::fs::remove_dir_all(self.runc_root());
         }
+        let state = super::tender_oci_dir(&self.runc_root());
+        if super::tender_oci_state(&self.runc_root()).is_empty() {
+            let _ = std::fs::remove_dir(state);
+        }
     }
 }

@@ -133,9 +133,16 @@ pub fn run(cmd: &mut Command) -> Outcome {
     run_with_timeout(cmd, Duration::from_secs(120))
 }
 
-/// The entries of our state directory under a runc root (what must be empty afterwards).
+/// tender-oci's state directory for a runc root: `<root>.tender-oci`, beside it.
+pub fn tender_oci_dir(runc_root: &Path) -> PathBuf {
+    let mut name = runc_root.file_name().unwrap().to_os_string();
+    name.push(".tender-oci");
+    runc_root.with_file_name(name)
+}
+
+/// The entries of our state directory for a runc root (what must be empty afterwards).
 pub fn tender_oci_state(runc_root: &Path) -> Vec<String> {
-    std::fs::read_dir(runc_root.join(".tender-oci"))
+    std::fs::read_dir(tender_oci_dir(runc_root))
         .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default()
 }
