@@ -10,6 +10,7 @@
 //! - `cargo xtask setup`: only install the Debian packages the guest build needs.
 
 mod aarch64;
+mod fuzz;
 mod guests;
 mod image;
 mod oci;
@@ -33,9 +34,12 @@ commands:
                         build, then write the OCI image tarball target/oci/<arch>/EXAMPLE.tar
                         (tender/EXAMPLE:latest) for ctr image import, podman load, docker load
   test                  build, then run lints, unit tests and the KVM integration tests,
-                        then the AArch64 tests in an arm64 VM under QEMU
+                        a short fuzzing run, then the AArch64 tests in an arm64 VM under QEMU
   test x86_64 [FILTER]  only the x86_64 part (FILTER goes to the test runner)
   test aarch64          only the AArch64 tests in the arm64 VM
+  fuzz [--smoke] [TARGET..]
+                        run the fuzz targets (elf, cli, hypercall) with cargo-fuzz for 120 s
+                        each (15 s with --smoke, as `test` does); a crash fails
   test oci              only the OCI suite: tender-oci under containerd, its CRI, podman,
                         Docker, and driven directly (tests/tests/oci_*.rs)
 ";
@@ -169,6 +173,7 @@ fn main() -> ExitCode {
         }),
         Some("run") => run_example(&root, &args[1..]),
         Some("image") => image_of(&root, &args[1..]),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]).map(report),
         Some("test") => match args.get(1).map(String::as_str) {
             Some("aarch64") => aarch64::test(&root).map(report),
             // The OCI suite alone: the tests/tests/oci_*.rs binaries (engines and tender-oci).
@@ -182,6 +187,7 @@ fn main() -> ExitCode {
                 .map(report),
             None => build_all(&root).and_then(|_| oci::prepare(&root)).and_then(|_| {
                 let mut total = test::run_all(&root, &[])?;
+                total += fuzz::fuzz(&root, &["--smoke".into()])?;
                 total += aarch64::test(&root)?;
                 Ok(report(total))
             }),

@@ -71,6 +71,7 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     run(cargo(root).args(["fmt", "--all", "--check"]))?;
     run(cargo(root).args(["fmt", "--check", "--manifest-path", "guest-rt/Cargo.toml"]))?;
     run(cargo(root).args(["fmt", "--check", "--manifest-path", "examples/Cargo.toml", "--all"]))?;
+    run(cargo(root).args(["fmt", "--check", "--manifest-path", "fuzz/Cargo.toml"]))?;
     println!("xtask: clippy");
     run(cargo(root).args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let guest_rt = ["--manifest-path", "guest-rt/Cargo.toml", "--features", "smoltcp"];
