@@ -73,6 +73,8 @@ pub struct Config {
     pub cmdline: Vec<u8>,
     /// `--seccomp=on|log|off` (default on).
     pub seccomp: crate::seccomp::Mode,
+    /// `--dumpcore=DIR`: write an ELF core there if the guest aborts.
+    pub dumpcore: Option<PathBuf>,
 }
 
 /// Usage text, shown by `--help` and after command-line errors.
@@ -90,6 +92,8 @@ pub fn usage() -> String {
          \x20 --net-mac:NAME=xx:xx:xx:xx:xx:xx  MAC address of network device NAME (default: random)\n\
          \x20 --seccomp=on|log|off           system-call filter while the guest runs (default on;\n\
          \x20                                log and off are for debugging only: UNSAFE)\n\
+         \x20 --dumpcore=DIR                 if the guest aborts (exit 255), write an ELF core of it\n\
+         \x20                                to DIR/core.tender.PID (for gdb KERNEL -c CORE)\n\
          \x20 --help                         show this help and exit\n\
          \x20 --version                      show version information and exit\n\
          \n\
@@ -137,12 +141,23 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
         match arg.as_str() {
             "--help" | "-h" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
-            "--mem" | "--block" | "--net" | "--net-mac" | "--block-sector-size" | "--seccomp" => {
+            "--mem"
+            | "--block"
+            | "--net"
+            | "--net-mac"
+            | "--block-sector-size"
+            | "--seccomp"
+            | "--dumpcore" => {
                 return Err(CliError::MissingValue(arg));
             }
             _ => {}
         }
-        if let Some(v) = arg.strip_prefix("--seccomp=") {
+        if let Some(dir) = arg.strip_prefix("--dumpcore=") {
+            if dir.is_empty() {
+                return Err(CliError::Malformed { option: "--dumpcore", value: dir.into() });
+            }
+            cfg.dumpcore = Some(dir.into());
+        } else if let Some(v) = arg.strip_prefix("--seccomp=") {
             cfg.seccomp = match v {
                 "on" => crate::seccomp::Mode::On,
                 "log" => crate::seccomp::Mode::Log,

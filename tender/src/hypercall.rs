@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub enum Next {
     /// Resume the guest.
     Resume,
-    /// The guest halted with this exit status.
-    Exit(i32),
+    /// The guest halted with this exit status and cookie (0, or the checked GPA of its
+    /// 512-byte crash-state area).
+    Exit { status: i32, cookie: u64 },
 }
 
 /// A hypercall the guest got wrong: fatal to the VM.
@@ -184,7 +185,7 @@ fn halt(mem: &mut GuestMemory, arg: u64) -> Result<Next, HypercallError> {
     if h.cookie != 0 {
         mem.check(h.cookie, HALT_COOKIE_MAX).map_err(bad("HALT"))?;
     }
-    Ok(Next::Exit(h.exit_status & 0xff))
+    Ok(Next::Exit { status: h.exit_status & 0xff, cookie: h.cookie })
 }
 
 #[cfg(test)]
@@ -199,7 +200,10 @@ mod tests {
     fn halt_masks_status_and_checks_cookie() {
         let mut m = mem();
         m.write_args(0x1000, &Halt { cookie: 0, exit_status: 0x1ff }).unwrap();
-        assert_eq!(handle(&mut m, &Devices::default(), 8, 0x1000).unwrap(), Next::Exit(0xff));
+        assert_eq!(
+            handle(&mut m, &Devices::default(), 8, 0x1000).unwrap(),
+            Next::Exit { status: 0xff, cookie: 0 }
+        );
         m.write_args(0x1000, &Halt { cookie: (2 << 20) - 100, exit_status: 0 }).unwrap();
         assert!(matches!(
             handle(&mut m, &Devices::default(), 8, 0x1000),

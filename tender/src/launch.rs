@@ -2,6 +2,7 @@
 //! (ABI.md §6), so users see the same first error as with solo5-hvt.
 
 use crate::cli::Config;
+use crate::coredump::{CoreError, CoreFile};
 use crate::devices::{self, DeviceError, Devices};
 use crate::elf::{self, ElfError};
 use crate::manifest::{Manifest, ManifestError};
@@ -48,6 +49,8 @@ pub enum LaunchError {
     Run(#[from] RunError),
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
     #[error("Could not make the guest's block writes durable (see above)")]
     Flush,
     #[error("{path}: not a regular file")]
@@ -70,6 +73,9 @@ fn open_kernel(path: &std::path::Path) -> Result<(std::fs::File, u64), LaunchErr
     }
     Ok((f, meta.len()))
 }
+
+/// The exit status of an aborting guest (panic, failed assertion, CPU exception).
+const ABORTED: i32 = 255;
 
 /// Boots the unikernel and returns its exit status.
 pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
@@ -106,9 +112,16 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     arch::setup_memory(&mut mem).map_err(VmError::from)?;
     let freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
     boot::write_boot_info(&mut mem, &image, freq, manifest.as_bytes(), &cfg.cmdline)?;
+    let core = cfg.dumpcore.as_deref().map(CoreFile::prepare).transpose()?;
     let (blocks, taps) = devices.fds();
-    let fds =
-        seccomp::Fds { vcpu: std::os::fd::AsRawFd::as_raw_fd(&vcpu), blocks, taps, wake: signal::wake_fds() };
+    let vcpu_fd = std::os::fd::AsRawFd::as_raw_fd(&vcpu);
+    let fds = seccomp::Fds {
+        vcpu: vcpu_fd,
+        blocks,
+        taps,
+        wake: signal::wake_fds(),
+        core: core.as_ref().map(CoreFile::fds),
+    };
     seccomp::confine(&fds, cfg.seccomp)?;
     if seccomp::test_violation_requested() {
         seccomp::violate();
@@ -117,10 +130,21 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     // Whatever stopped the guest (HALT, a fault, a signal), what it wrote and was
     // acknowledged must reach the disk.
     let flushed = devices.flush_all();
+    if let (Some(core), Ok(h)) = (&core, &result) {
+        if h.status == ABORTED {
+            let regs = arch::core_registers(&vcpu, &mem, h.cookie);
+            match core.write(&mem, arch::ELF_MACHINE, &regs) {
+                Ok(path) => {
+                    crate::diag::error(format_args!("Guest aborted: core dumped to {}", path.display()))
+                }
+                Err(e) => crate::diag::error(format_args!("{}", crate::diag::chain(&e))),
+            }
+        }
+    }
     // The vCPU and VM go before the memory they map.
     drop(vcpu);
     drop(vm);
-    let status = result?;
+    let status = result?.status;
     if !flushed {
         return Err(LaunchError::Flush);
     }

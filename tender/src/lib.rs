@@ -7,6 +7,7 @@ pub mod argfile;
 pub mod block;
 pub mod boot;
 pub mod cli;
+pub mod coredump;
 pub mod devices;
 pub mod diag;
 pub mod elf;

@@ -74,15 +74,23 @@ fn hypervisor_call(mem: &GuestMemory, vcpu: &VcpuFd) -> Option<RunError> {
     arch::hypervisor_call_at(mem, at.0).map(|insn| RunError::HypervisorCall { insn, at })
 }
 
-/// Runs the guest until it halts; returns its exit status.
-pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<i32, RunError> {
+/// How the guest ended: its HALT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Halted {
+    pub status: i32,
+    /// 0, or the GPA of its crash-state area (checked inside guest memory).
+    pub cookie: u64,
+}
+
+/// Runs the guest until it halts.
+pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Halted, RunError> {
     signal::arm(&mut vcpu.get_kvm_run().immediate_exit);
     let result = run_loop(vcpu, mem, devices);
     signal::disarm();
     result
 }
 
-fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<i32, RunError> {
+fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Halted, RunError> {
     loop {
         if let Some(sig) = signal::pending() {
             return Err(RunError::Signal(sig));
@@ -100,7 +108,7 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
         match exit {
             Exit::Hypercall { nr, arg } => match hypercall::handle(mem, devices, nr, arg) {
                 Ok(Next::Resume) => {}
-                Ok(Next::Exit(status)) => return Ok(status),
+                Ok(Next::Exit { status, cookie }) => return Ok(Halted { status, cookie }),
                 Err(source) => return Err(RunError::Hypercall { at: pc(vcpu), source }),
             },
             Exit::Interrupted => {}

@@ -10,7 +10,8 @@
 //! | `ioctl` | the vCPU fd only, `KVM_RUN` and the one register read diagnostics use |
 //! | `read` | TAP fds (NET_READ) and the signal wake-up pipe |
 //! | `write` | stdout (PUTS), stderr (diagnostics), TAP fds (NET_WRITE), the wake-up pipe (signal handler) |
-//! | `pread64`, `pwrite64`, `fdatasync` | block device fds (BLOCK_READ/WRITE, flush at exit) |
+//! | `pread64`, `pwrite64`, `fdatasync` | block device fds (BLOCK_READ/WRITE, flush at exit); `pwrite64` also the core file |
+//! | `ftruncate`, `linkat`, `ioctl(KVM_GET_SREGS)` | `--dumpcore` only: the unnamed core file, linked into its directory |
 //! | `ppoll` | POLL and blocked console writes (pointers only: nothing to check) |
 //! | `clock_gettime` | WALLTIME, should the vDSO be unavailable |
 //! | `mmap` without `PROT_EXEC`, `munmap`, `mremap`, `brk`, `madvise` | the allocator; teardown of guest memory |
@@ -57,6 +58,8 @@ pub struct Fds {
     pub taps: Vec<RawFd>,
     /// The signal module's wake-up pipe (read end, write end).
     pub wake: Option<(RawFd, RawFd)>,
+    /// `--dumpcore`'s directory and unnamed core file.
+    pub core: Option<(RawFd, RawFd)>,
 }
 
 fn eq(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
@@ -71,11 +74,18 @@ fn on_fds(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> 
 /// The allow-list for these descriptors (see the table above).
 pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     let mut r: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let core_ioctls: &[u64] = if fds.core.is_some() { &arch::CORE_IOCTLS } else { &[] };
     let ioctls = arch::RUN_IOCTLS
         .iter()
+        .chain(core_ioctls)
         .map(|&req| SeccompRule::new(vec![eq(0, fds.vcpu as u64)?, eq(1, req)?]))
         .collect::<Result<Vec<_>, _>>()?;
     r.insert(libc::SYS_ioctl, ioctls);
+    if let Some((dir, file)) = fds.core {
+        // The core: sized, written and linked under its name in the directory we hold.
+        r.insert(libc::SYS_ftruncate, on_fds(&[file])?);
+        r.insert(libc::SYS_linkat, vec![SeccompRule::new(vec![eq(2, dir as u64)?])?]);
+    }
     let (wake_read, wake_write) = fds.wake.map_or((vec![], vec![]), |(r, w)| (vec![r], vec![w]));
     let readable: Vec<RawFd> = fds.taps.iter().copied().chain(wake_read).collect();
     // (An empty rule list would allow the call unconditionally: only insert non-empty ones.)
@@ -88,10 +98,14 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         .chain(wake_write)
         .collect();
     r.insert(libc::SYS_write, on_fds(&writable)?);
-    for call in [libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync] {
-        if !fds.blocks.is_empty() {
-            r.insert(call, on_fds(&fds.blocks)?);
-        }
+    let core_file: Vec<RawFd> = fds.core.map(|(_, f)| f).into_iter().collect();
+    let written: Vec<RawFd> = fds.blocks.iter().copied().chain(core_file).collect();
+    if !fds.blocks.is_empty() {
+        r.insert(libc::SYS_pread64, on_fds(&fds.blocks)?);
+        r.insert(libc::SYS_fdatasync, on_fds(&fds.blocks)?);
+    }
+    if !written.is_empty() {
+        r.insert(libc::SYS_pwrite64, on_fds(&written)?);
     }
     let no_exec =
         SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)?;
@@ -217,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_list_compiles_for_every_mode() {
-        let fds = Fds { vcpu: 9, blocks: vec![10, 11], taps: vec![12], wake: Some((3, 4)) };
+        let fds = Fds { vcpu: 9, blocks: vec![10, 11], taps: vec![12], wake: Some((3, 4)), core: None };
         assert!(program(&fds, Mode::On).unwrap().is_some_and(|p| !p.is_empty()));
         assert!(program(&fds, Mode::Log).unwrap().is_some());
         assert!(program(&fds, Mode::Off).unwrap().is_none());
@@ -228,6 +242,10 @@ mod tests {
         assert_eq!(r[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len());
         assert!(!r.contains_key(&libc::SYS_openat) && !r.contains_key(&libc::SYS_execve));
         assert!(!r.contains_key(&libc::SYS_socket) && !r.contains_key(&libc::SYS_getppid));
+        assert!(!r.contains_key(&libc::SYS_linkat) && !r.contains_key(&libc::SYS_ftruncate));
+        let with_core = rules(&Fds { core: Some((13, 14)), ..fds }).unwrap();
+        assert_eq!(with_core[&libc::SYS_pwrite64].len(), 3, "two disks and the core");
+        assert_eq!(with_core[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len() + arch::CORE_IOCTLS.len());
     }
 
     #[test]

@@ -6,8 +6,17 @@ use std::process::Command;
 
 /// Debian's Rust with its library source (for -Zbuild-std of the no_std guests),
 /// and iproute2, ping and curl for the network tests (namespaces, TAPs, traffic).
-pub const PACKAGES: &[&str] =
-    &["rustc-web", "cargo-web", "rust-web-src", "iproute2", "iputils-ping", "curl", "acl", "util-linux"];
+pub const PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "iproute2",
+    "iputils-ping",
+    "curl",
+    "acl",
+    "util-linux",
+    "gdb",
+];
 
 /// The packages of `wanted` that are not installed. A name with an `:arch`
 /// qualifier (a foreign architecture) must match exactly, as dpkg prints it.

@@ -126,6 +126,18 @@ has "tender: seccomp: blocked system call 173"; lacks "Hello"; verdict
 run seccomp_off_is_off 0 env TENDER_TEST_SECCOMP_VIOLATION=1 $T --seccomp=off $I/hello.hvt
 has "Hello, world!"; verdict
 
+# Core dumps (tests/tests/coredump.rs): an aborting guest leaves an ELF core, a clean one none.
+mkdir -p /tmp/cores
+run dumpcore_writes_a_core_when_the_guest_traps 255 $T --dumpcore=/tmp/cores $I/fault.hvt
+has "core dumped to /tmp/cores/core.tender."
+core=$(ls /tmp/cores/core.tender.* 2> /dev/null | head -1)
+[ -n "$core" ] && [ "$(head -c 4 "$core" | tail -c 3)" = ELF ] || why="$why; no ELF core in /tmp/cores"
+verdict
+rm -f /tmp/cores/*
+run dumpcore_leaves_nothing_after_success 0 $T --dumpcore=/tmp/cores $I/hello.hvt
+[ -z "$(ls /tmp/cores)" ] || why="$why; a core after a clean exit"
+verdict
+
 # Devices, once their guests exist.
 if [ -e $I/blk.hvt ]; then
     for sector in 512 4096; do

@@ -21,6 +21,8 @@ pub const RUN_IOCTLS: [u64; 2] = [
     crate::arch::ioctl_nr(0, 0x80, 0),
     crate::arch::ioctl_nr(1, 0xab, std::mem::size_of::<kvm_bindings::kvm_one_reg>()),
 ];
+/// The vCPU ioctls a core dump adds: none beyond KVM_GET_ONE_REG.
+pub const CORE_IOCTLS: [u64; 0] = [];
 /// The seccomp filter's architecture.
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What a KVM shutdown / system-event exit means for a guest here.
@@ -119,6 +121,34 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
 /// ever stops on one.
 pub fn hypervisor_call_at(_mem: &GuestMemory, _pc: u64) -> Option<&'static str> {
     None
+}
+
+/// The vCPU's registers as the host's `elf_gregset_t` (`user_pt_regs`: x0..x30, sp, pc,
+/// pstate), from guest-rt's trap frame at `cookie` when there is one (elr @16, spsr @32,
+/// sp @40, x0..x30 @48).
+pub fn core_registers(vcpu: &VcpuFd, mem: &GuestMemory, cookie: u64) -> Vec<u64> {
+    let reg = |id| get_reg(vcpu, id).unwrap_or(0);
+    let pstate = reg(onereg::PSTATE);
+    // PSTATE.SPSel: the EL1 stack pointer is in use, else SP_EL0.
+    let sp = if pstate & 1 != 0 { reg(onereg::SP_EL1) } else { reg(onereg::SP_EL0) };
+    let mut g: Vec<u64> = (0..31).map(|n| reg(onereg::x(n))).collect();
+    g.extend([sp, reg(onereg::PC), pstate]);
+    if cookie != 0 {
+        let word = |i: u64| {
+            mem.slice(cookie + 8 * i, 8).ok().map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        };
+        for n in 0..31 {
+            if let Some(v) = word(6 + n) {
+                g[n as usize] = v;
+            }
+        }
+        for (slot, i) in [(31, 5), (32, 2), (33, 4)] {
+            if let Some(v) = word(i) {
+                g[slot] = v;
+            }
+        }
+    }
+    g
 }
 
 /// The guest's program counter, for diagnostics.

@@ -20,6 +20,9 @@ pub const RUN_IOCTLS: [u64; 2] = [
     crate::arch::ioctl_nr(0, 0x80, 0),
     crate::arch::ioctl_nr(2, 0x81, std::mem::size_of::<kvm_bindings::kvm_regs>()),
 ];
+/// The vCPU ioctls a core dump adds: KVM_GET_SREGS (segments, fs/gs bases).
+pub const CORE_IOCTLS: [u64; 1] =
+    [crate::arch::ioctl_nr(2, 0x83, std::mem::size_of::<kvm_bindings::kvm_sregs>())];
 /// The seccomp filter's architecture.
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 /// What a KVM shutdown / system-event exit means for a guest here.
@@ -138,6 +141,56 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
 /// a fault there is the guest calling another hypervisor, not writing its code.
 pub fn hypervisor_call_at(mem: &GuestMemory, pc: u64) -> Option<&'static str> {
     arch_x86_64::decode::hypervisor_call(mem.slice(pc, 3).ok()?)
+}
+
+/// The vCPU's registers as the host's `elf_gregset_t` (`user_regs_struct`: r15 r14 r13 r12
+/// rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss fs_base gs_base ds
+/// es fs gs), with rip, cs, rflags, rsp and ss from the trap frame at `cookie` (its words
+/// 2 to 6, in Solo5's and guest-rt's frames alike) when there is one.
+pub fn core_registers(vcpu: &VcpuFd, mem: &GuestMemory, cookie: u64) -> Vec<u64> {
+    let r = vcpu.get_regs().unwrap_or_default();
+    let s = vcpu.get_sregs().unwrap_or_default();
+    let sel = |seg: &kvm_segment| u64::from(seg.selector);
+    let mut g = vec![
+        r.r15,
+        r.r14,
+        r.r13,
+        r.r12,
+        r.rbp,
+        r.rbx,
+        r.r11,
+        r.r10,
+        r.r9,
+        r.r8,
+        r.rax,
+        r.rcx,
+        r.rdx,
+        r.rsi,
+        r.rdi,
+        u64::MAX,
+        r.rip,
+        sel(&s.cs),
+        r.rflags,
+        r.rsp,
+        sel(&s.ss),
+        s.fs.base,
+        s.gs.base,
+        sel(&s.ds),
+        sel(&s.es),
+        sel(&s.fs),
+        sel(&s.gs),
+    ];
+    if cookie != 0 {
+        let word = |i: u64| {
+            mem.slice(cookie + 8 * i, 8).ok().map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        };
+        for (slot, i) in [(16, 2), (17, 3), (18, 4), (19, 5), (20, 6)] {
+            if let Some(v) = word(i) {
+                g[slot] = v;
+            }
+        }
+    }
+    g
 }
 
 /// The guest's instruction pointer, for diagnostics.
