@@ -75,7 +75,12 @@ pub struct Config {
     pub seccomp: crate::seccomp::Mode,
     /// `--dumpcore=DIR`: write an ELF core there if the guest aborts.
     pub dumpcore: Option<PathBuf>,
+    /// `--gdb[=PORT]`: wait for a debugger on 127.0.0.1:PORT before the guest runs.
+    pub gdb: Option<u16>,
 }
+
+/// `--gdb`'s port when none is given (GDB's habit: `target remote :1234`).
+pub const GDB_DEFAULT_PORT: u16 = 1234;
 
 /// Usage text, shown by `--help` and after command-line errors.
 pub fn usage() -> String {
@@ -94,6 +99,8 @@ pub fn usage() -> String {
          \x20                                log and off are for debugging only: UNSAFE)\n\
          \x20 --dumpcore=DIR                 if the guest aborts (exit 255), write an ELF core of it\n\
          \x20                                to DIR/core.tender.PID (for gdb KERNEL -c CORE)\n\
+         \x20 --gdb[=PORT]                   wait for gdb on 127.0.0.1:PORT (default 1234) before the\n\
+         \x20                                guest runs: gdb KERNEL -ex 'target remote :PORT'\n\
          \x20 --help                         show this help and exit\n\
          \x20 --version                      show version information and exit\n\
          \n\
@@ -139,6 +146,10 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             }
         };
         match arg.as_str() {
+            "--gdb" => {
+                cfg.gdb = Some(GDB_DEFAULT_PORT);
+                continue;
+            }
             "--help" | "-h" => return Ok(Command::Help),
             "--version" => return Ok(Command::Version),
             "--mem"
@@ -152,7 +163,12 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             }
             _ => {}
         }
-        if let Some(dir) = arg.strip_prefix("--dumpcore=") {
+        if let Some(port) = arg.strip_prefix("--gdb=") {
+            let port = port.parse::<u16>().ok();
+            cfg.gdb = Some(
+                port.ok_or(CliError::Malformed { option: "--gdb", value: arg["--gdb=".len()..].into() })?,
+            );
+        } else if let Some(dir) = arg.strip_prefix("--dumpcore=") {
             if dir.is_empty() {
                 return Err(CliError::Malformed { option: "--dumpcore", value: dir.into() });
             }

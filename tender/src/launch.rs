@@ -5,6 +5,7 @@ use crate::cli::Config;
 use crate::coredump::{CoreError, CoreFile};
 use crate::devices::{self, DeviceError, Devices};
 use crate::elf::{self, ElfError};
+use crate::gdb::{self, GdbError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::memory::{GuestMemory, MemoryError};
 use crate::memsize::{self, MemSizeError};
@@ -51,6 +52,8 @@ pub enum LaunchError {
     Seccomp(#[from] SeccompError),
     #[error(transparent)]
     Core(#[from] CoreError),
+    #[error(transparent)]
+    Gdb(#[from] GdbError),
     #[error("Could not make the guest's block writes durable (see above)")]
     Flush,
     #[error("{path}: not a regular file")]
@@ -113,6 +116,14 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
     boot::write_boot_info(&mut mem, &image, freq, manifest.as_bytes(), &cfg.cmdline)?;
     let core = cfg.dumpcore.as_deref().map(CoreFile::prepare).transpose()?;
+    let debugger = match cfg.gdb {
+        Some(port) => {
+            let listener = gdb::Listener::bind(port)?;
+            crate::diag::error(format_args!("waiting for gdb on 127.0.0.1:{}", listener.port));
+            Some(listener.accept()?)
+        }
+        None => None,
+    };
     let (blocks, taps) = devices.fds();
     let vcpu_fd = std::os::fd::AsRawFd::as_raw_fd(&vcpu);
     let fds = seccomp::Fds {
@@ -121,12 +132,16 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         taps,
         wake: signal::wake_fds(),
         core: core.as_ref().map(CoreFile::fds),
+        gdb: debugger.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
     };
     seccomp::confine(&fds, cfg.seccomp)?;
     if seccomp::test_violation_requested() {
         seccomp::violate();
     }
-    let result = run::run(&mut vcpu, &mut mem, &devices);
+    let result = match debugger {
+        Some(conn) => gdb::serve(conn, &mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
+        None => run::run(&mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
+    };
     // Whatever stopped the guest (HALT, a fault, a signal), what it wrote and was
     // acknowledged must reach the disk.
     let flushed = devices.flush_all();

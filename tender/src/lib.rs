@@ -11,6 +11,7 @@ pub mod coredump;
 pub mod devices;
 pub mod diag;
 pub mod elf;
+pub mod gdb;
 pub mod hypercall;
 pub mod launch;
 pub mod manifest;

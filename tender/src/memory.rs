@@ -152,6 +152,49 @@ impl GuestMemory {
     }
 }
 
+impl GuestMemory {
+    /// A debugger's write (a breakpoint into code): pages the loader made read-only are opened
+    /// for it, one page at a time, and closed again, so the guest still cannot write its code.
+    pub fn write_through(&mut self, gpa: u64, bytes: &[u8]) -> Result<(), MemoryError> {
+        self.check(gpa, bytes.len() as u64)?;
+        let page = abi::layout::PAGE_SIZE;
+        let mut done = 0;
+        while done < bytes.len() {
+            let at = gpa + done as u64;
+            let page_start = at & !(page - 1);
+            let n = ((page_start + page - at) as usize).min(bytes.len() - done);
+            let part = &bytes[done..done + n];
+            if self.readonly.iter().any(|ro| ro.start <= page_start && page_start < ro.end) {
+                self.protect_page(page_start, libc::PROT_READ | libc::PROT_WRITE)?;
+                let r = self.check(at, n as u64)?;
+                // SAFETY: `r` is inside the mapping (checked) and its page is writable now.
+                unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), self.base.as_ptr().add(r.start), n) };
+                self.protect_page(page_start, libc::PROT_READ)?;
+            } else {
+                self.write(at, part)?;
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn protect_page(&self, page_start: u64, prot: libc::c_int) -> Result<(), MemoryError> {
+        let page = abi::layout::PAGE_SIZE;
+        let r = self.check(page_start, page)?;
+        // SAFETY: one page-aligned page inside our mapping (checked); only its protection changes.
+        let rc = unsafe { libc::mprotect(self.base.as_ptr().add(r.start).cast(), page as usize, prot) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(MemoryError::Protect {
+                start: page_start,
+                end: page_start + page,
+                source: std::io::Error::last_os_error(),
+            })
+        }
+    }
+}
+
 impl Drop for GuestMemory {
     fn drop(&mut self) {
         // SAFETY: unmapping exactly the mapping created in `new`, which nothing uses any more.

@@ -82,15 +82,32 @@ pub struct Halted {
     pub cookie: u64,
 }
 
+/// Why [`run_until_stop`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest's HALT.
+    Halted(Halted),
+    /// A debug exit (breakpoint or single step): only with guest debugging enabled.
+    Debug,
+}
+
 /// Runs the guest until it halts.
 pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Halted, RunError> {
+    match run_until_stop(vcpu, mem, devices)? {
+        Stop::Halted(h) => Ok(h),
+        Stop::Debug => Err(RunError::Unexpected("debug exit without a debugger".into())),
+    }
+}
+
+/// Runs the guest until it halts or, under a debugger, stops; serves its hypercalls meanwhile.
+pub fn run_until_stop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {
     signal::arm(&mut vcpu.get_kvm_run().immediate_exit);
     let result = run_loop(vcpu, mem, devices);
     signal::disarm();
     result
 }
 
-fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Halted, RunError> {
+fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {
     loop {
         if let Some(sig) = signal::pending() {
             return Err(RunError::Signal(sig));
@@ -108,10 +125,11 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
         match exit {
             Exit::Hypercall { nr, arg } => match hypercall::handle(mem, devices, nr, arg) {
                 Ok(Next::Resume) => {}
-                Ok(Next::Exit { status, cookie }) => return Ok(Halted { status, cookie }),
+                Ok(Next::Exit { status, cookie }) => return Ok(Stop::Halted(Halted { status, cookie })),
                 Err(source) => return Err(RunError::Hypercall { at: pc(vcpu), source }),
             },
             Exit::Interrupted => {}
+            Exit::Debug => return Ok(Stop::Debug),
             Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, at: pc(vcpu) }),
             Exit::Mmio { gpa, write, len } if gpa < mem.size() => {
                 let _ = len;

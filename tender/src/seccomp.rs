@@ -12,6 +12,7 @@
 //! | `write` | stdout (PUTS), stderr (diagnostics), TAP fds (NET_WRITE), the wake-up pipe (signal handler) |
 //! | `pread64`, `pwrite64`, `fdatasync` | block device fds (BLOCK_READ/WRITE, flush at exit); `pwrite64` also the core file |
 //! | `ftruncate`, `linkat`, `ioctl(KVM_GET_SREGS)` | `--dumpcore` only: the unnamed core file, linked into its directory |
+//! | `recvfrom`, `sendto`, `setsockopt`, `ioctl(FIONBIO)` on the debugger's socket; vCPU `KVM_SET_GUEST_DEBUG`, register writes; `mprotect` without `PROT_EXEC` | `--gdb` only |
 //! | `ppoll` | POLL and blocked console writes (pointers only: nothing to check) |
 //! | `clock_gettime` | WALLTIME, should the vDSO be unavailable |
 //! | `mmap` without `PROT_EXEC`, `munmap`, `mremap`, `brk`, `madvise` | the allocator; teardown of guest memory |
@@ -60,6 +61,8 @@ pub struct Fds {
     pub wake: Option<(RawFd, RawFd)>,
     /// `--dumpcore`'s directory and unnamed core file.
     pub core: Option<(RawFd, RawFd)>,
+    /// `--gdb`'s connection to the debugger.
+    pub gdb: Option<RawFd>,
 }
 
 fn eq(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
@@ -75,11 +78,32 @@ fn on_fds(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> 
 pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     let mut r: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let core_ioctls: &[u64] = if fds.core.is_some() { &arch::CORE_IOCTLS } else { &[] };
-    let ioctls = arch::RUN_IOCTLS
+    let gdb_ioctls: &[u64] = if fds.gdb.is_some() { &arch::GDB_IOCTLS } else { &[] };
+    let mut ioctls = arch::RUN_IOCTLS
         .iter()
         .chain(core_ioctls)
+        .chain(gdb_ioctls)
         .map(|&req| SeccompRule::new(vec![eq(0, fds.vcpu as u64)?, eq(1, req)?]))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(conn) = fds.gdb {
+        // The debugger's socket: std switches it between blocking and not (FIONBIO), reads,
+        // peeks and writes it; the stub sets TCP_NODELAY. Breakpoints go into read-only code
+        // pages, opened and closed one page at a time (never executable).
+        // FIONBIO's type differs between targets and C libraries: the cast is not always a no-op.
+        #[allow(clippy::unnecessary_cast)]
+        let fionbio = libc::FIONBIO as u64;
+        ioctls.push(SeccompRule::new(vec![eq(0, conn as u64)?, eq(1, fionbio)?])?);
+        r.insert(libc::SYS_recvfrom, on_fds(&[conn])?);
+        r.insert(libc::SYS_sendto, on_fds(&[conn])?);
+        r.insert(libc::SYS_setsockopt, on_fds(&[conn])?);
+        let no_exec = SeccompCondition::new(
+            2,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
+            0,
+        )?;
+        r.insert(libc::SYS_mprotect, vec![SeccompRule::new(vec![no_exec])?]);
+    }
     r.insert(libc::SYS_ioctl, ioctls);
     if let Some((dir, file)) = fds.core {
         // The core: sized, written and linked under its name in the directory we hold.
@@ -231,7 +255,8 @@ mod tests {
 
     #[test]
     fn the_list_compiles_for_every_mode() {
-        let fds = Fds { vcpu: 9, blocks: vec![10, 11], taps: vec![12], wake: Some((3, 4)), core: None };
+        let fds =
+            Fds { vcpu: 9, blocks: vec![10, 11], taps: vec![12], wake: Some((3, 4)), core: None, gdb: None };
         assert!(program(&fds, Mode::On).unwrap().is_some_and(|p| !p.is_empty()));
         assert!(program(&fds, Mode::Log).unwrap().is_some());
         assert!(program(&fds, Mode::Off).unwrap().is_none());

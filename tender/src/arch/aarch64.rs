@@ -23,6 +23,17 @@ pub const RUN_IOCTLS: [u64; 2] = [
 ];
 /// The vCPU ioctls a core dump adds: none beyond KVM_GET_ONE_REG.
 pub const CORE_IOCTLS: [u64; 0] = [];
+/// The vCPU ioctls a gdb session adds: KVM_SET_GUEST_DEBUG, KVM_SET_ONE_REG.
+pub const GDB_IOCTLS: [u64; 2] = [
+    crate::arch::ioctl_nr(1, 0x9b, std::mem::size_of::<kvm_bindings::kvm_guest_debug>()),
+    crate::arch::ioctl_nr(1, 0xac, std::mem::size_of::<kvm_bindings::kvm_one_reg>()),
+];
+/// GDB's name for this architecture's registers.
+pub type GdbArch = gdbstub_arch::aarch64::AArch64;
+/// The software breakpoint instruction: `brk #0`.
+pub const SW_BREAKPOINT: &[u8] = &[0x00, 0x00, 0x20, 0xd4];
+/// None: breakpoints are `brk` instructions written into the code (KVM traps them).
+pub const HW_BREAKPOINTS: usize = 0;
 /// The seccomp filter's architecture.
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What a KVM shutdown / system-event exit means for a guest here.
@@ -60,6 +71,10 @@ pub fn setup_vcpu(_kvm: &Kvm, vm: &VmFd, vcpu: &VcpuFd, entry: u64, mem_size: u6
         vcpu.set_one_reg(r.id, &r.value.to_le_bytes()).map_err(|e| ArchError::SetOneReg(r.name, e))?;
     }
     Ok(())
+}
+
+fn set_reg(vcpu: &VcpuFd, id: u64, v: u64) -> Result<(), kvm_ioctls::Error> {
+    vcpu.set_one_reg(id, &v.to_le_bytes()).map(|_| ())
 }
 
 fn get_reg(vcpu: &VcpuFd, id: u64) -> Result<u64, kvm_ioctls::Error> {
@@ -108,6 +123,7 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
         VcpuExit::SystemEvent(..) | VcpuExit::Shutdown => Exit::Shutdown,
         VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
         VcpuExit::Intr => Exit::Interrupted,
+        VcpuExit::Debug(_) => Exit::Debug,
         // The suberror lives in kvm_run; the vCPU loop reads it.
         VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
         // KVM could not access the host mapping behind a guest address (e.g. the
@@ -149,6 +165,58 @@ pub fn core_registers(vcpu: &VcpuFd, mem: &GuestMemory, cookie: u64) -> Vec<u64>
         }
     }
     g
+}
+
+/// The stack pointer in use: SP_EL1 when PSTATE.SPSel is set, else SP_EL0.
+fn sp_id(pstate: u64) -> u64 {
+    if pstate & 1 != 0 {
+        onereg::SP_EL1
+    } else {
+        onereg::SP_EL0
+    }
+}
+
+/// The registers as GDB shows them.
+pub fn gdb_registers(
+    vcpu: &VcpuFd,
+) -> Result<gdbstub_arch::aarch64::reg::AArch64CoreRegs, kvm_ioctls::Error> {
+    let pstate = get_reg(vcpu, onereg::PSTATE)?;
+    let mut k = [0u64; 34];
+    for n in 0..31 {
+        k[n] = get_reg(vcpu, onereg::x(n as u64))?;
+    }
+    k[31] = get_reg(vcpu, sp_id(pstate))?;
+    k[32] = get_reg(vcpu, onereg::PC)?;
+    k[33] = pstate;
+    Ok(crate::gdb::regs::arm_to_gdb(&k))
+}
+
+/// Writes the registers GDB changed (x0..x30, sp, pc, pstate).
+pub fn gdb_set_registers(
+    vcpu: &VcpuFd,
+    g: &gdbstub_arch::aarch64::reg::AArch64CoreRegs,
+) -> Result<(), kvm_ioctls::Error> {
+    let k = crate::gdb::regs::arm_from_gdb(g);
+    for n in 0..31 {
+        set_reg(vcpu, onereg::x(n as u64), k[n])?;
+    }
+    set_reg(vcpu, sp_id(k[33]), k[31])?;
+    set_reg(vcpu, onereg::PC, k[32])?;
+    set_reg(vcpu, onereg::PSTATE, k[33])
+}
+
+/// Turns KVM's guest debugging on (software breakpoints trap to tender; `single_step` stops
+/// after each instruction). `_breakpoints` is empty: they are in the code.
+pub fn set_guest_debug(
+    vcpu: &VcpuFd,
+    single_step: bool,
+    _breakpoints: &[u64],
+) -> Result<(), kvm_ioctls::Error> {
+    let mut control = kvm_bindings::KVM_GUESTDBG_ENABLE | kvm_bindings::KVM_GUESTDBG_USE_SW_BP;
+    if single_step {
+        control |= kvm_bindings::KVM_GUESTDBG_SINGLESTEP;
+    }
+    vcpu.set_guest_debug(&kvm_bindings::kvm_guest_debug { control, ..Default::default() })
 }
 
 /// The guest's program counter, for diagnostics.

@@ -30,6 +30,8 @@ pub enum Exit {
     InternalError { suberror: u32 },
     /// KVM_RUN was interrupted by a signal.
     Interrupted,
+    /// A breakpoint or single step, with guest debugging enabled.
+    Debug,
     /// Anything else KVM reported.
     Unexpected(String),
 }

@@ -23,6 +23,20 @@ pub const RUN_IOCTLS: [u64; 2] = [
 /// The vCPU ioctls a core dump adds: KVM_GET_SREGS (segments, fs/gs bases).
 pub const CORE_IOCTLS: [u64; 1] =
     [crate::arch::ioctl_nr(2, 0x83, std::mem::size_of::<kvm_bindings::kvm_sregs>())];
+/// The vCPU ioctls a gdb session adds: KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_GET_SREGS.
+pub const GDB_IOCTLS: [u64; 3] = [
+    crate::arch::ioctl_nr(1, 0x9b, std::mem::size_of::<kvm_bindings::kvm_guest_debug>()),
+    crate::arch::ioctl_nr(1, 0x82, std::mem::size_of::<kvm_bindings::kvm_regs>()),
+    crate::arch::ioctl_nr(2, 0x83, std::mem::size_of::<kvm_bindings::kvm_sregs>()),
+];
+/// GDB's name for this architecture's registers.
+pub type GdbArch = gdbstub_arch::x86::X86_64_SSE;
+/// The software breakpoint instruction: `int3` (unused here: see [`HW_BREAKPOINTS`]).
+pub const SW_BREAKPOINT: &[u8] = &[0xcc];
+/// Breakpoints are the debug registers DR0-DR3: KVM's software-breakpoint interception does
+/// not reach guest user mode on every host (kvm-pvm delivers the `int3` to the guest), the
+/// debug registers do, and they leave the guest's code untouched.
+pub const HW_BREAKPOINTS: usize = 4;
 /// The seccomp filter's architecture.
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 /// What a KVM shutdown / system-event exit means for a guest here.
@@ -128,6 +142,7 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
         VcpuExit::Shutdown => Exit::Shutdown,
         VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
         VcpuExit::Intr => Exit::Interrupted,
+        VcpuExit::Debug(_) => Exit::Debug,
         // The suberror lives in kvm_run; the vCPU loop reads it.
         VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
         // KVM could not access the host mapping behind a guest address (e.g. the
@@ -191,6 +206,59 @@ pub fn core_registers(vcpu: &VcpuFd, mem: &GuestMemory, cookie: u64) -> Vec<u64>
         }
     }
     g
+}
+
+/// The registers as GDB shows them.
+pub fn gdb_registers(vcpu: &VcpuFd) -> Result<gdbstub_arch::x86::reg::X86_64CoreRegs, kvm_ioctls::Error> {
+    let r = vcpu.get_regs()?;
+    let s = vcpu.get_sregs()?;
+    let kvm = [
+        r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
+        r.r14, r.r15, r.rip, r.rflags,
+    ];
+    let sel = [s.cs.selector, s.ss.selector, s.ds.selector, s.es.selector, s.fs.selector, s.gs.selector];
+    Ok(crate::gdb::regs::x86_to_gdb(&kvm, sel.map(u32::from)))
+}
+
+/// Writes the registers GDB changed (general registers, rip, rflags).
+pub fn gdb_set_registers(
+    vcpu: &VcpuFd,
+    g: &gdbstub_arch::x86::reg::X86_64CoreRegs,
+) -> Result<(), kvm_ioctls::Error> {
+    let mut r = vcpu.get_regs()?;
+    let mut k = [
+        r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
+        r.r14, r.r15, r.rip, r.rflags,
+    ];
+    crate::gdb::regs::x86_from_gdb(g, &mut k);
+    [
+        r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rsp, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
+        r.r14, r.r15, r.rip, r.rflags,
+    ] = k;
+    vcpu.set_regs(&r)
+}
+
+/// Turns KVM's guest debugging on: execution breakpoints at `breakpoints` (at most
+/// [`HW_BREAKPOINTS`], in DR0-DR3), and with `single_step` a stop after each instruction.
+pub fn set_guest_debug(
+    vcpu: &VcpuFd,
+    single_step: bool,
+    breakpoints: &[u64],
+) -> Result<(), kvm_ioctls::Error> {
+    let mut control = kvm_bindings::KVM_GUESTDBG_ENABLE | kvm_bindings::KVM_GUESTDBG_USE_HW_BP;
+    if single_step {
+        control |= kvm_bindings::KVM_GUESTDBG_SINGLESTEP;
+    }
+    let mut arch = kvm_bindings::kvm_guest_debug_arch::default();
+    // Bit 10 of DR7 is reserved and reads as 1.
+    let mut dr7 = 1u64 << 10;
+    for (i, &addr) in breakpoints.iter().take(HW_BREAKPOINTS).enumerate() {
+        arch.debugreg[i] = addr;
+        // Local enable; condition 00 (execution) and length 00 are the zero bits.
+        dr7 |= 1 << (2 * i);
+    }
+    arch.debugreg[7] = dr7;
+    vcpu.set_guest_debug(&kvm_bindings::kvm_guest_debug { control, pad: 0, arch })
 }
 
 /// The guest's instruction pointer, for diagnostics.
