@@ -1,7 +1,9 @@
 //! Builds the example unikernels (guest-rt + examples/) for `<arch>-unknown-none`.
 //!
-//! The guests need `-Zbuild-std`, which only Debian's Rust has the library source
-//! for here (TOOLCHAIN.md §1): so this runs `/usr/bin/cargo` with
+//! With rustup's prebuilt `core`/`alloc` for the target (see `guest_toolchain`), this is a
+//! plain `cargo build --target`. Where rustup cannot fetch targets, the guests need
+//! `-Zbuild-std`, which only Debian's Rust has the library source for (TOOLCHAIN.md §1):
+//! then this runs `/usr/bin/cargo` with
 //! `RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1`, in `examples/` (whose
 //! `.cargo/config.toml` adds the static relocation model and guest-rt's linker
 //! script), with a linker found on this machine, its own target directory
@@ -22,6 +24,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::guest_toolchain::{self, Toolchain};
+
 /// The example unikernels, in the order they are built and listed.
 pub const EXAMPLES: &[&str] =
     &["hello", "time", "abort", "fault", "globals", "blk", "ping", "http", "echo", "multi"];
@@ -41,6 +45,27 @@ const APT_HINT: &str = "apt-get install rustc-web cargo-web rust-web-src lld-16 
 /// Builds every example for `arch` and returns the `.hvt` images it wrote.
 pub fn build_guests(root: &Path, arch: &str, release: bool) -> Result<Vec<PathBuf>, String> {
     let triple = target_triple(arch)?;
+    let built_dir = match guest_toolchain::choose(&triple)? {
+        Toolchain::Prebuilt => guest_toolchain::build_prebuilt(root, &triple, release)?,
+        Toolchain::BuildStd => build_std(root, &triple, release)?,
+    };
+    let out_dir = root.join("target").join("unikernels").join(arch);
+    fs::create_dir_all(&out_dir).map_err(|e| format!("could not create {}: {e}", out_dir.display()))?;
+    let mut images = Vec::with_capacity(EXAMPLES.len());
+    for example in EXAMPLES {
+        let from = built_dir.join(example);
+        let to = out_dir.join(format!("{example}.hvt"));
+        fs::copy(&from, &to)
+            .map_err(|e| format!("could not copy {} to {}: {e}", from.display(), to.display()))?;
+        images.push(to);
+    }
+    Ok(images)
+}
+
+/// The fallback where rustup cannot fetch the `*-unknown-none` targets: Debian's Rust builds
+/// `core` and `alloc` from its library source. Returns where the binaries are.
+fn build_std(root: &Path, triple: &str, release: bool) -> Result<PathBuf, String> {
+    let triple = triple.to_string();
     for tool in [DEBIAN_CARGO, DEBIAN_RUSTC, STD_SOURCE] {
         if !Path::new(tool).exists() {
             return Err(format!("guest build needs {tool}, which is missing: {APT_HINT}"));
@@ -73,23 +98,11 @@ pub fn build_guests(root: &Path, arch: &str, release: bool) -> Result<Vec<PathBu
     if !status.success() {
         return Err(format!("guest build for {triple} failed ({status}); see the cargo output above"));
     }
-
-    let out_dir = root.join("target").join("unikernels").join(arch);
-    fs::create_dir_all(&out_dir).map_err(|e| format!("could not create {}: {e}", out_dir.display()))?;
-    let built_dir = built_dir(&target_dir, &triple, release);
-    let mut images = Vec::with_capacity(EXAMPLES.len());
-    for example in EXAMPLES {
-        let from = built_dir.join(example);
-        let to = out_dir.join(format!("{example}.hvt"));
-        fs::copy(&from, &to)
-            .map_err(|e| format!("could not copy {} to {}: {e}", from.display(), to.display()))?;
-        images.push(to);
-    }
-    Ok(images)
+    Ok(built_dir(&target_dir, &triple, release))
 }
 
 /// `<arch>-unknown-none`, for the architectures guest-rt supports.
-fn target_triple(arch: &str) -> Result<String, String> {
+pub fn target_triple(arch: &str) -> Result<String, String> {
     if PORTED_ARCHES.contains(&arch) {
         Ok(format!("{arch}-unknown-none"))
     } else {
@@ -111,7 +124,7 @@ fn built_dir(target_dir: &Path, triple: &str, release: bool) -> PathBuf {
 /// build: cargo's own variables for the running package, build overrides
 /// (target dir, target, flags, wrappers) and rustup's toolchain choice. Kept:
 /// CARGO_HOME and the network/registry/terminal settings.
-pub(crate) fn must_clear(name: &OsStr) -> bool {
+pub fn must_clear(name: &OsStr) -> bool {
     let Some(name) = name.to_str() else { return false };
     const KEEP: &[&str] = &["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_", "CARGO_TERM_"];
     const CLEAR: &[&str] = &[

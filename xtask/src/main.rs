@@ -11,6 +11,7 @@
 
 mod aarch64;
 mod fuzz;
+mod guest_toolchain;
 mod guests;
 mod image;
 mod oci;

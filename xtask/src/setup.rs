@@ -4,19 +4,14 @@
 use crate::run;
 use std::process::Command;
 
-/// Debian's Rust with its library source (for -Zbuild-std of the no_std guests),
-/// and iproute2, ping and curl for the network tests (namespaces, TAPs, traffic).
-pub const PACKAGES: &[&str] = &[
-    "rustc-web",
-    "cargo-web",
-    "rust-web-src",
-    "iproute2",
-    "iputils-ping",
-    "curl",
-    "acl",
-    "util-linux",
-    "gdb",
-];
+/// What the tests need besides Rust: iproute2, ping and curl for the network tests
+/// (namespaces, TAPs, traffic), acl and util-linux (nsenter) for the unprivileged and engine
+/// tests, gdb for the core-dump and debugger tests.
+pub const PACKAGES: &[&str] = &["iproute2", "iputils-ping", "curl", "acl", "util-linux", "gdb"];
+
+/// Debian's Rust with its library source: the guest build's fallback where rustup cannot
+/// fetch the `*-unknown-none` targets (-Zbuild-std, TOOLCHAIN.md §1).
+pub const BUILD_STD_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src"];
 
 /// The packages of `wanted` that are not installed. A name with an `:arch`
 /// qualifier (a foreign architecture) must match exactly, as dpkg prints it.
@@ -39,9 +34,16 @@ pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
-/// Installs whatever is missing, or says exactly what to run when not root.
+/// Installs whatever is missing, or says exactly what to run when not root; and says which
+/// toolchain builds the guests (installing Debian's Rust only if it is the fallback's).
 pub fn ensure_packages() -> Result<(), String> {
-    ensure(PACKAGES)
+    ensure(PACKAGES)?;
+    let toolchain = crate::guest_toolchain::choose("x86_64-unknown-none")?;
+    if toolchain == crate::guest_toolchain::Toolchain::BuildStd {
+        ensure(BUILD_STD_PACKAGES)?;
+    }
+    println!("xtask: guests build with {toolchain}");
+    Ok(())
 }
 
 /// Installs whichever of `wanted` are missing (one `dpkg-query` when none is).

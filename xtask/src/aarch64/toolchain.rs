@@ -11,8 +11,13 @@ use std::process::Command;
 pub const TRIPLE: &str = "aarch64-unknown-linux-gnu";
 /// Debian's arm64 standard library for rustc-web, and the cross C toolchain
 /// that links the static binary.
-pub const PACKAGES: &[&str] =
-    &["libstd-rust-web-dev:arm64", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"];
+pub const PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "libstd-rust-web-dev:arm64",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+];
 /// The cross linker (from gcc-aarch64-linux-gnu).
 const LINKER: &str = "aarch64-linux-gnu-gcc";
 /// Debian's cargo and rustc, the ones that have an arm64 standard library.
