@@ -14,9 +14,11 @@ mod fuzz;
 mod guest_toolchain;
 mod guests;
 mod image;
+mod new;
 mod oci;
 mod setup;
 mod tally;
+mod template;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ commands:
   build --arch aarch64  build the static AArch64 tender (target/aarch64-unknown-linux-gnu/
                         release/tender) and the examples (target/unikernels/aarch64/)
   run EXAMPLE [ARGS..]  build, then boot examples/EXAMPLE with tender, passing ARGS
+  new DIR               write a new unikernel crate in DIR (outside this repository) on
+                        guest-rt: `cargo run -- ARGS` there builds and boots it with tender
   image EXAMPLE [--arch aarch64]
                         build, then write the OCI image tarball target/oci/<arch>/EXAMPLE.tar
                         (tender/EXAMPLE:latest) for ctr image import, podman load, docker load
@@ -41,6 +45,7 @@ commands:
   fuzz [--smoke] [TARGET..]
                         run the fuzz targets (elf, cli, hypercall) with cargo-fuzz for 120 s
                         each (15 s with --smoke, as `test` does); a crash fails
+  test template         only the check that `cargo xtask new` makes a crate that runs
   test oci              only the OCI suite: tender-oci under containerd, its CRI, podman,
                         Docker, and driven directly (tests/tests/oci_*.rs)
 ";
@@ -175,8 +180,10 @@ fn main() -> ExitCode {
         Some("run") => run_example(&root, &args[1..]),
         Some("image") => image_of(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]).map(report),
+        Some("new") => new::new(&root, &args[1..]).map(|_| ExitCode::SUCCESS),
         Some("test") => match args.get(1).map(String::as_str) {
             Some("aarch64") => aarch64::test(&root).map(report),
+            Some("template") => build_all(&root).and_then(|_| template::check(&root)).map(report),
             // The OCI suite alone: the tests/tests/oci_*.rs binaries (engines and tender-oci).
             Some("oci") => build_all(&root)
                 .and_then(|_| oci::prepare(&root))
@@ -188,6 +195,7 @@ fn main() -> ExitCode {
                 .map(report),
             None => build_all(&root).and_then(|_| oci::prepare(&root)).and_then(|_| {
                 let mut total = test::run_all(&root, &[])?;
+                total += template::check(&root)?;
                 total += fuzz::fuzz(&root, &["--smoke".into()])?;
                 total += aarch64::test(&root)?;
                 Ok(report(total))
