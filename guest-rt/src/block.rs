@@ -72,7 +72,7 @@ impl BlockDevice {
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 impl BlockDevice {
     /// Reads `buf.len()` bytes (whole blocks) at byte `offset` in one hypercall.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {

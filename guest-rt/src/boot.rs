@@ -50,20 +50,20 @@ pub(crate) fn cmdline_str(bytes: &[u8]) -> &str {
 }
 
 /// Flushes the console and halts with `code` (0 success, 1 failure, 255 abort).
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub fn exit(code: i32) -> ! {
     crate::console::flush();
     crate::hypercall::halt(0, code)
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 extern "Rust" {
     /// The unikernel's `main`, exported by `guest_rt::entry!`.
     fn __guest_rt_main() -> i32;
 }
 
 /// Rust entry, called by `_start` with the boot-info address.
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 #[no_mangle]
 extern "C" fn guest_rt_boot(boot_info: u64) -> ! {
     use abi::layout::CMDLINE_SIZE;
@@ -89,7 +89,7 @@ extern "C" fn guest_rt_boot(boot_info: u64) -> ! {
 }
 
 /// Runs the unikernel's `main` (unprivileged) and exits with its result.
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 extern "C" fn user_main() -> ! {
     // SAFETY: `entry!` defines the symbol as a `fn() -> i32`; if the binary
     // lacks it the image does not link.

@@ -22,10 +22,10 @@ pub fn remaining(now_ns: u64, deadline_ns: u64) -> Option<u64> {
     deadline_ns.checked_sub(now_ns).filter(|&d| d > 0)
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub use self::guest::*;
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 mod guest {
     use super::{remaining, ticks_to_ns};
     use crate::{arch, boot, hypercall};

@@ -80,12 +80,12 @@ impl<const N: usize> fmt::Write for FixedBuf<N> {
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub(crate) use self::guest::report;
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub use self::guest::{_print, flush};
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 mod guest {
     use super::{FixedBuf, LineBuf};
     use crate::hypercall::puts;

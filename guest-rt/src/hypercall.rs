@@ -3,10 +3,10 @@
 //! Argument structs are the `#[repr(C)]` layouts from `abi::hypercall`, built on
 //! the stack (always below 4 GiB) and passed by address.
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub use self::guest::*;
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 mod guest {
     use crate::arch;
     use abi::hypercall::{BlockIo, Halt, NetIo, Nr, Poll, Puts, Ret, Walltime};

@@ -20,7 +20,8 @@
 //! heap, the command line and the manifest copy; and it gives `main` the
 //! devices: [`block`], [`net`], [`poll`], and with the `smoltcp` feature a
 //! TCP/IP stack on a net device (`smoltcp_device`, `netstack`). Everything that
-//! touches the CPU sits behind `cfg(target_os = "none")`; the logic around it
+//! touches the CPU sits behind `cfg(target_os = "none")` (and `doc`, so this reference shows the
+//! calls a guest makes even when built on the host); the logic around it
 //! unit-tests on the host.
 #![cfg_attr(not(test), no_std)]
 // Helpers used only by the target-only glue look dead in host builds.
@@ -33,6 +34,9 @@ pub use abi;
 #[cfg(feature = "smoltcp")]
 pub use smoltcp;
 
+/// The runtime's per-architecture internals (entry, CPU setup, traps, page tables): public
+/// for guest-rt's own tests and tools, not part of the API a unikernel uses.
+#[doc(hidden)]
 pub mod arch;
 pub mod args;
 pub mod block;
@@ -59,5 +63,5 @@ mod trap;
 
 pub use args::args;
 pub use boot::boot_info;
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub use boot::exit;

@@ -10,9 +10,19 @@ use abi::manifest::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceKind {
     /// `BLOCK_BASIC`: capacity in bytes and block size.
-    Block { capacity: u64, block_size: u16 },
+    Block {
+        /// The device's size in bytes (a multiple of `block_size`).
+        capacity: u64,
+        /// The size in bytes of one block, the unit of every request.
+        block_size: u16,
+    },
     /// `NET_BASIC`: MAC address and MTU.
-    Net { mac: [u8; 6], mtu: u16 },
+    Net {
+        /// The interface's Ethernet address.
+        mac: [u8; 6],
+        /// The largest frame payload in bytes (the frame adds a 14-byte header).
+        mtu: u16,
+    },
     /// Any other entry type (e.g. the reserved first entry).
     Other(u32),
 }

@@ -53,10 +53,10 @@ fn micros_to_ns(micros: u64) -> u64 {
     micros.saturating_mul(1000)
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub use self::guest::*;
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 mod guest {
     use super::micros_to_ns;
     use crate::net::NetDevice;

@@ -17,10 +17,10 @@ impl ReadySet {
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 pub use self::guest::*;
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 mod guest {
     use super::ReadySet;
 

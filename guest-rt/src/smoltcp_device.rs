@@ -23,7 +23,7 @@ pub trait Link {
     fn recv(&mut self, buf: &mut [u8]) -> Result<Option<usize>, IoError>;
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 impl Link for crate::net::NetDevice {
     fn frame_size(&self) -> usize {
         crate::net::NetDevice::frame_size(self)

@@ -83,6 +83,9 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
         "--workspace",
         "--no-deps",
     ]))?;
+    // guest-rt's reference, as a guest developer opens it on the host: every public item a
+    // guest calls is in it (cfg(doc)), documented (missing_docs is denied in its lints).
+    run(cargo(root).env("RUSTDOCFLAGS", "-D warnings").args(["doc", "--no-deps"]).args(guest_rt))?;
     println!("xtask: guest-rt and example unit tests (host)");
     let mut total = run_counting(cargo(root).arg("test").args(guest_rt), false)?;
     let http = ["--manifest-path", "examples/Cargo.toml", "-p", "http", "--lib"];
