@@ -65,6 +65,7 @@ pub fn build_guests(root: &Path, arch: &str, release: bool) -> Result<Vec<PathBu
 /// The fallback where rustup cannot fetch the `*-unknown-none` targets: Debian's Rust builds
 /// `core` and `alloc` from its library source. Returns where the binaries are.
 fn build_std(root: &Path, triple: &str, release: bool) -> Result<PathBuf, String> {
+    crate::setup::ensure(crate::setup::BUILD_STD_PACKAGES)?;
     let triple = triple.to_string();
     for tool in [DEBIAN_CARGO, DEBIAN_RUSTC, STD_SOURCE] {
         if !Path::new(tool).exists() {
