@@ -212,10 +212,7 @@ pub fn set_guest_debug(
     single_step: bool,
     _breakpoints: &[u64],
 ) -> Result<(), kvm_ioctls::Error> {
-    let mut control = kvm_bindings::KVM_GUESTDBG_ENABLE | kvm_bindings::KVM_GUESTDBG_USE_SW_BP;
-    if single_step {
-        control |= kvm_bindings::KVM_GUESTDBG_SINGLESTEP;
-    }
+    let control = super::guest_debug_control(single_step, kvm_bindings::KVM_GUESTDBG_USE_SW_BP);
     vcpu.set_guest_debug(&kvm_bindings::kvm_guest_debug { control, ..Default::default() })
 }
 

@@ -65,6 +65,13 @@ pub enum ArchError {
     GetOneReg(&'static str, #[source] kvm_ioctls::Error),
 }
 
+/// KVM_SET_GUEST_DEBUG's `control`: enabled, breakpoints as the arch's `breakpoint_flag`
+/// says (debug registers or breakpoint instructions), and single-stepping if asked.
+pub(crate) fn guest_debug_control(single_step: bool, breakpoint_flag: u32) -> u32 {
+    let step = if single_step { kvm_bindings::KVM_GUESTDBG_SINGLESTEP } else { 0 };
+    kvm_bindings::KVM_GUESTDBG_ENABLE | breakpoint_flag | step
+}
+
 /// An ioctl request number as Linux's generic `_IOC` builds it (x86_64 and AArch64 share the
 /// encoding): `dir` 0 none, 1 write, 2 read; type `KVMIO` (0xAE).
 pub const fn ioctl_nr(dir: u64, nr: u64, size: usize) -> u64 {

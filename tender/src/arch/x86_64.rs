@@ -245,10 +245,7 @@ pub fn set_guest_debug(
     single_step: bool,
     breakpoints: &[u64],
 ) -> Result<(), kvm_ioctls::Error> {
-    let mut control = kvm_bindings::KVM_GUESTDBG_ENABLE | kvm_bindings::KVM_GUESTDBG_USE_HW_BP;
-    if single_step {
-        control |= kvm_bindings::KVM_GUESTDBG_SINGLESTEP;
-    }
+    let control = super::guest_debug_control(single_step, kvm_bindings::KVM_GUESTDBG_USE_HW_BP);
     let mut arch = kvm_bindings::kvm_guest_debug_arch::default();
     // Bit 10 of DR7 is reserved and reads as 1.
     let mut dr7 = 1u64 << 10;
