@@ -35,6 +35,8 @@ commands:
   run EXAMPLE [ARGS..]  build, then boot examples/EXAMPLE with tender, passing ARGS
   new DIR               write a new unikernel crate in DIR (outside this repository) on
                         guest-rt: `cargo run -- ARGS` there builds and boots it with tender
+  vm-run IMAGE [ARGS..]  boot an arm64 unikernel image with the static aarch64 tender in the
+                        arm64 VM (QEMU with KVM inside); exits with the guest's status
   image EXAMPLE [--arch aarch64]
                         build, then write the OCI image tarball target/oci/<arch>/EXAMPLE.tar
                         (tender/EXAMPLE:latest) for ctr image import, podman load, docker load
@@ -181,6 +183,7 @@ fn main() -> ExitCode {
         Some("image") => image_of(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]).map(report),
         Some("new") => new::new(&root, &args[1..]).map(|_| ExitCode::SUCCESS),
+        Some("vm-run") => aarch64::vm_run(&root, &args[1..]),
         Some("test") => match args.get(1).map(String::as_str) {
             Some("aarch64") => aarch64::test(&root).map(report),
             Some("template") => build_all(&root).and_then(|_| template::check(&root)).map(report),

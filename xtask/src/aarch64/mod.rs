@@ -32,16 +32,65 @@ pub fn build(root: &Path) -> Result<(PathBuf, Vec<PathBuf>), String> {
     Ok((tender, images))
 }
 
-/// Builds, then boots the arm64 VM and runs the test script in it; returns the
-/// counts the VM reported (a VM that ends without its summary is an error).
-pub fn test(root: &Path) -> Result<Tally, String> {
-    let start = Instant::now();
-    let (tender, images) = build(root)?;
+/// The VM's kernel and busybox, fetched once into `target/aarch64-vm-cache`.
+fn vm_parts(root: &Path) -> Result<(debs::Kernel, PathBuf), String> {
     setup::ensure(VM_PACKAGES)?;
     let cache = root.join("target").join("aarch64-vm-cache");
     let kernel_dir = debs::unpack(&cache, &debs::fetch_kernel(&cache)?)?;
     let kernel = debs::kernel_files(&kernel_dir)?;
     let busybox_dir = debs::unpack(&cache, &debs::fetch(&cache, debs::BUSYBOX)?)?;
+    Ok((kernel, busybox_dir.join("bin").join("busybox")))
+}
+
+/// A shell word for the VM's script: single-quoted, quotes escaped.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// `cargo xtask vm-run IMAGE [ARGS..]`: boots an arm64 image of yours with the static aarch64
+/// tender in the test VM (QEMU with KVM inside) and returns its exit status.
+pub fn vm_run(root: &Path, args: &[String]) -> Result<std::process::ExitCode, String> {
+    let (image, guest_args) = args.split_first().ok_or("vm-run needs an arm64 IMAGE (and its ARGS)")?;
+    let image = PathBuf::from(image);
+    let bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+    toolchain::ensure_packages()?;
+    let tender = toolchain::build_tender(root)?;
+    let (kernel, busybox) = vm_parts(root)?;
+    let words: Vec<String> = guest_args.iter().map(|a| sh_quote(a)).collect();
+    let script = format!(
+        "/tender /images/user.hvt {}\ncode=$?\necho \"{m} PASS exit-status-$code\"\necho \"{m} 1 passed, 0 failed\"\n",
+        words.join(" "),
+        m = qemu::MARK
+    );
+    let extra =
+        vec![("run-tests.sh".to_string(), script.into_bytes()), ("images/user.hvt".to_string(), bytes)];
+    let initrd = root.join("target").join("aarch64-vm-run-initrd.gz");
+    let contents = initramfs::Contents {
+        busybox: &busybox,
+        tender: &tender,
+        images: &[],
+        foreign_images: &[],
+        extra: &extra,
+        modules: &kernel.modules,
+    };
+    initramfs::write(&contents, &initrd)?;
+    println!("xtask: booting the arm64 VM to run {}", image.display());
+    let verdict = qemu::run(qemu::command(&kernel.image, &initrd), VM_TIMEOUT)?;
+    let code = verdict
+        .passed
+        .iter()
+        .find_map(|n| n.strip_prefix("exit-status-")?.parse::<u8>().ok())
+        .ok_or("the VM ended without the guest's exit status")?;
+    println!("xtask: the guest exited with status {code}");
+    Ok(std::process::ExitCode::from(code))
+}
+
+/// Builds, then boots the arm64 VM and runs the test script in it; returns the
+/// counts the VM reported (a VM that ends without its summary is an error).
+pub fn test(root: &Path) -> Result<Tally, String> {
+    let start = Instant::now();
+    let (tender, images) = build(root)?;
+    let (kernel, busybox) = vm_parts(root)?;
 
     let foreign: Vec<PathBuf> =
         [root.join("target/unikernels/x86_64/hello.hvt")].into_iter().filter(|p| p.is_file()).collect();
@@ -53,7 +102,7 @@ pub fn test(root: &Path) -> Result<Tally, String> {
     extra.push(("images/hostile-spin.hvt".to_string(), hostile::spin()));
     let initrd = root.join("target").join("aarch64-vm-initrd.gz");
     let contents = initramfs::Contents {
-        busybox: &busybox_dir.join("bin").join("busybox"),
+        busybox: &busybox,
         tender: &tender,
         images: &images,
         foreign_images: &foreign,
