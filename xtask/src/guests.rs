@@ -28,7 +28,7 @@ use crate::guest_toolchain::{self, Toolchain};
 
 /// The example unikernels, in the order they are built and listed.
 pub const EXAMPLES: &[&str] =
-    &["hello", "time", "abort", "fault", "globals", "blk", "ping", "http", "echo", "multi"];
+    &["hello", "time", "abort", "fault", "globals", "blk", "ping", "http", "echo", "multi", "bench"];
 
 /// Architectures guest-rt has a port for.
 const PORTED_ARCHES: &[&str] = &["x86_64", "aarch64"];

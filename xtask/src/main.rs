@@ -10,6 +10,7 @@
 //! - `cargo xtask setup`: only install the Debian packages the guest build needs.
 
 mod aarch64;
+mod bench;
 mod fuzz;
 mod guest_toolchain;
 mod guests;
@@ -44,6 +45,8 @@ commands:
                         a short fuzzing run, then the AArch64 tests in an arm64 VM under QEMU
   test x86_64 [FILTER]  only the x86_64 part (FILTER goes to the test runner)
   test aarch64          only the AArch64 tests in the arm64 VM
+  bench [--quick]       benchmarks against the floor of a KVM monitor, as ratios; tables in
+                        target/bench/results.{md,csv} (--quick: few iterations, as `test` runs)
   fuzz [--smoke] [TARGET..]
                         run the fuzz targets (elf, cli, hypercall) with cargo-fuzz for 120 s
                         each (15 s with --smoke, as `test` does); a crash fails
@@ -182,6 +185,7 @@ fn main() -> ExitCode {
         Some("run") => run_example(&root, &args[1..]),
         Some("image") => image_of(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz(&root, &args[1..]).map(report),
+        Some("bench") => build_all(&root).and_then(|_| bench::bench(&root, &args[1..])).map(report),
         Some("new") => new::new(&root, &args[1..]).map(|_| ExitCode::SUCCESS),
         Some("vm-run") => aarch64::vm_run(&root, &args[1..]),
         Some("test") => match args.get(1).map(String::as_str) {
@@ -199,6 +203,7 @@ fn main() -> ExitCode {
             None => build_all(&root).and_then(|_| oci::prepare(&root)).and_then(|_| {
                 let mut total = test::run_all(&root, &[])?;
                 total += template::check(&root)?;
+                total += bench::bench(&root, &["--quick".into()])?;
                 total += fuzz::fuzz(&root, &["--smoke".into()])?;
                 total += aarch64::test(&root)?;
                 Ok(report(total))
