@@ -55,6 +55,26 @@ impl Table {
     /// An all-zero table.
     pub const EMPTY: Table = Table([0; ENTRIES]);
 
+    /// The 4 KiB pages of the first 2 MiB as every map has them (nothing below 0x10000,
+    /// read-only to 1 MiB, RAM above), computed at compile time: the image carries the table
+    /// and boot does not write it (each write at CPL 0 is costly on some hosts: ABI.md §8).
+    pub const fn low_pages<D: Descriptors>() -> Table {
+        let mut t = [0u64; ENTRIES];
+        let mut i = 0;
+        while i < ENTRIES {
+            let addr = i as u64 * PAGE;
+            t[i] = if addr < LOW_UNMAPPED_END {
+                0
+            } else if addr < RO_END {
+                addr | D::PAGE_RO
+            } else {
+                addr | D::PAGE_RW
+            };
+            i += 1;
+        }
+        Table(t)
+    }
+
     /// The table's address, which is its physical address (identity mapping).
     pub fn addr(&self) -> u64 {
         self as *const Table as u64
@@ -79,12 +99,13 @@ pub struct PageTables<D> {
 }
 
 impl<D: Descriptors> PageTables<D> {
-    /// All-empty tables.
-    pub const EMPTY: Self = PageTables {
+    /// The tables before [`build`](Self::build): empty but for the first 2 MiB's pages,
+    /// which are the same for every memory size ([`Table::low_pages`]).
+    pub const NEW: Self = PageTables {
         top: Table::EMPTY,
         gib: Table::EMPTY,
         dir: [Table::EMPTY; DIRS],
-        pt_low: Table::EMPTY,
+        pt_low: Table::low_pages::<D>(),
         pt_guard: Table::EMPTY,
         encoding: PhantomData,
     };
@@ -92,6 +113,7 @@ impl<D: Descriptors> PageTables<D> {
     /// Fills in the identity map of `mem_size` bytes (a multiple of 2 MiB, at
     /// most 4 GiB) and the port's fixed entries, leaving the page at `guard`
     /// (if any) unmapped. The tables' own addresses are their physical addresses.
+    /// Starts from [`NEW`](Self::NEW), whose first-2-MiB pages it does not rewrite.
     pub fn build(&mut self, mem_size: u64, guard: Option<u64>) {
         let mem_size = mem_size.min(MAX_MEM) & !(BLOCK - 1);
         let guard = guard.map(|g| g & !(PAGE - 1)).filter(|&g| g >= RO_END && g < mem_size);
@@ -100,8 +122,12 @@ impl<D: Descriptors> PageTables<D> {
         for n in 0..blocks {
             let base = n as u64 * BLOCK;
             let holds_guard = guard.is_some_and(|g| g & !(BLOCK - 1) == base);
-            let entry = if n == 0 {
+            let entry = if n == 0 && holds_guard {
+                // Only with 2 MiB of memory: the guard page is in the first 2 MiB.
                 fill_pages::<D>(&mut self.pt_low, base, guard)
+            } else if n == 0 {
+                // Already right since compile time (NEW).
+                self.pt_low.addr() | D::TABLE
             } else if holds_guard {
                 fill_pages::<D>(&mut self.pt_guard, base, guard)
             } else {
@@ -148,7 +174,7 @@ mod runtime {
     use crate::racy::RacyCell;
     use core::sync::atomic::{AtomicU64, Ordering};
 
-    static TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::EMPTY);
+    static TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::NEW);
     /// Address of the unmapped page under the stack (0: none).
     static STACK_GUARD: AtomicU64 = AtomicU64::new(0);
 
@@ -194,7 +220,7 @@ mod tests {
     }
 
     fn build(mem: u64, guard: Option<u64>) -> Box<PageTables<Tagged>> {
-        let mut t = Box::new(PageTables::EMPTY);
+        let mut t = Box::new(PageTables::NEW);
         t.build(mem, guard);
         t
     }

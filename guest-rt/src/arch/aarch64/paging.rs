@@ -48,7 +48,7 @@ mod tests {
     use super::*;
 
     fn build(mem: u64, guard: Option<u64>) -> Box<PageTables> {
-        let mut t = Box::new(PageTables::EMPTY);
+        let mut t = Box::new(PageTables::NEW);
         t.build(mem, guard);
         t
     }
