@@ -8,18 +8,20 @@
 
 use super::{u16_at, u32_at, u64_at};
 use goblin::elf::program_header::PT_NOTE;
-use goblin::elf64::header::SIZEOF_EHDR;
 use goblin::elf64::program_header::SIZEOF_PHDR;
 use std::io::{Read, Seek, SeekFrom};
 
 /// The most bytes [`read_head`] reads; notes further into the file are not seen.
 pub const MAX_HEAD: u64 = 1 << 20;
+/// What the first read asks for.
+const FIRST_READ: u64 = 4096;
 
 /// Reads the first bytes of `file` up to the end of its program header table and of every
 /// `PT_NOTE` segment that ends within [`MAX_HEAD`]; fewer if the file is shorter or not ELF64.
 pub fn read_head<F: Read + Seek>(file: &mut F) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::new();
-    extend_to(file, &mut head, SIZEOF_EHDR as u64)?;
+    // One page holds the headers (and usually the notes) of every image seen so far.
+    extend_to(file, &mut head, FIRST_READ)?;
     let field = |off| u16_at(&head, off).map(u64::from);
     let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(&head, 32), field(54), field(56)) else {
         return Ok(head);
@@ -62,14 +64,25 @@ pub fn requests_interpreter(head: &[u8]) -> bool {
     })
 }
 
-/// Reads from the current length of `head` up to `len` bytes in all, or to the end of file.
+/// Reads from the current length of `head` up to `len` bytes in all, or to the end of file,
+/// in as few reads as the file allows (one, for a regular file).
 fn extend_to<F: Read + Seek>(file: &mut F, head: &mut Vec<u8>, len: u64) -> std::io::Result<()> {
-    let have = head.len() as u64;
-    if len <= have {
+    let have = head.len();
+    if len <= have as u64 {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(have))?;
-    file.take(len - have).read_to_end(head)?;
+    file.seek(SeekFrom::Start(have as u64))?;
+    head.resize(len as usize, 0);
+    let mut filled = have;
+    while filled < head.len() {
+        match file.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(filled);
     Ok(())
 }
 
@@ -102,7 +115,11 @@ mod tests {
     #[test]
     fn short_and_foreign_files_give_what_there_is() {
         assert_eq!(read_head(&mut Cursor::new(b"#!/bin/sh\n")).unwrap(), b"#!/bin/sh\n");
-        let zeros = vec![0u8; 4096];
-        assert_eq!(read_head(&mut Cursor::new(&zeros)).unwrap().len(), SIZEOF_EHDR);
+        let zeros = vec![0u8; 8192];
+        assert_eq!(
+            read_head(&mut Cursor::new(&zeros)).unwrap().len(),
+            FIRST_READ as usize,
+            "one page, no more"
+        );
     }
 }
