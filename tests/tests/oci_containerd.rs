@@ -109,8 +109,22 @@ fn ctr_task_kill_stops_a_network_server_cleanly() {
     ]));
     // The guest learnt the container's address from tender-oci (--ipv4=10.31.0.2/24).
     server.wait_for("ready: serving http://10.31.0.2/", Duration::from_secs(60));
-    let page = c.ns.command("curl").args(["-s", "-m", "10", "http://10.31.0.2/"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&page.stdout).contains("Hello from a unikernel on tender"), "{page:?}");
+    // The first SYN may race the neighbour entries of a fresh veth: retry for a while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let out = c.ns.command("curl").args(["-s", "-m", "5", "http://10.31.0.2/"]).output().unwrap();
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if body.contains("Hello from a unikernel on tender") || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        page.contains("Hello from a unikernel on tender"),
+        "{page:?}\n{}\n{}",
+        server.stdout(),
+        server.stderr()
+    );
     let taps = std::process::Command::new("ip").args(["-n", &net.name, "-o", "link"]).output().unwrap();
     assert!(String::from_utf8_lossy(&taps.stdout).contains(": tnd"), "no TAP in the container's namespace");
 

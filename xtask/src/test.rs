@@ -22,42 +22,58 @@ fn has_nextest() -> bool {
         .unwrap_or(false)
 }
 
-/// Echoes one output stream line by line and adds up the test counts in it.
-fn pump(r: impl Read + Send + 'static, stderr: bool, nextest: bool) -> JoinHandle<Option<Tally>> {
+/// Echoes one output stream line by line; with `json`, counts libtest's JSON events (and
+/// shows only failures and non-JSON lines).
+fn pump(r: impl Read + Send + 'static, stderr: bool, json: bool) -> JoinHandle<Tally> {
     std::thread::spawn(move || {
-        let mut total: Option<Tally> = None;
+        let mut total = Tally::default();
         for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if json {
+                if let Some(t) = tally::from_libtest_json(&line) {
+                    if t.failed > 0 {
+                        println!("FAILED: {line}");
+                    }
+                    total += t;
+                    continue;
+                }
+                if line.starts_with('{') {
+                    continue;
+                }
+            }
             if stderr {
                 eprintln!("{line}");
             } else {
                 println!("{line}");
-            }
-            let t = if nextest { tally::from_nextest(&line) } else { tally::from_cargo_test(&line) };
-            if let Some(t) = t {
-                *total.get_or_insert_with(Tally::default) += t;
             }
         }
         total
     })
 }
 
-/// Runs `cmd`, echoing its output, and counts the tests its summary lines report.
-fn run_counting(cmd: &mut Command, nextest: bool) -> Result<Tally, String> {
+/// Runs `cmd`, echoing its output. The counts come from machine-readable output: libtest's
+/// JSON events (`json`), else nextest's JUnit report at `junit`.
+fn run_counting(cmd: &mut Command, json: bool, junit: Option<&Path>) -> Result<Tally, String> {
+    if let Some(j) = junit {
+        let _ = std::fs::remove_file(j);
+    }
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
-    let out = pump(child.stdout.take().expect("piped stdout"), false, nextest);
-    let err = pump(child.stderr.take().expect("piped stderr"), true, nextest);
+    let out = pump(child.stdout.take().expect("piped stdout"), false, json);
+    let err = pump(child.stderr.take().expect("piped stderr"), true, json);
     let status = child.wait().map_err(|e| format!("could not wait for {cmd:?}: {e}"))?;
-    let counts = [out.join().ok().flatten(), err.join().ok().flatten()];
-    let Some(mut total) = counts.into_iter().flatten().reduce(|mut a, b| {
-        a += b;
-        a
-    }) else {
+    let mut total = out.join().unwrap_or_default();
+    total += err.join().unwrap_or_default();
+    if let Some(j) = junit {
+        let xml =
+            std::fs::read_to_string(j).map_err(|e| format!("{}: {e} ({cmd:?}, {status})", j.display()))?;
+        total += tally::from_junit(&xml);
+    }
+    if total == Tally::default() {
         return Err(format!("{cmd:?} failed ({status}) without reporting any test"));
-    };
+    }
     if !status.success() && total.failed == 0 {
         total.failed = 1;
     }
@@ -87,9 +103,16 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     // guest calls is in it (cfg(doc)), documented (missing_docs is denied in its lints).
     run(cargo(root).env("RUSTDOCFLAGS", "-D warnings").args(["doc", "--no-deps"]).args(guest_rt))?;
     println!("xtask: guest-rt and example unit tests (host)");
-    let mut total = run_counting(cargo(root).arg("test").args(guest_rt), false)?;
+    // libtest's JSON events (an unstable format: RUSTC_BOOTSTRAP lets stable take it).
+    let json = ["--", "-Z", "unstable-options", "--format", "json"];
+    let mut total = run_counting(
+        cargo(root).env("RUSTC_BOOTSTRAP", "1").arg("test").args(guest_rt).args(json),
+        true,
+        None,
+    )?;
     let http = ["--manifest-path", "examples/Cargo.toml", "-p", "http", "--lib"];
-    total += run_counting(cargo(root).arg("test").args(http), false)?;
+    total +=
+        run_counting(cargo(root).env("RUSTC_BOOTSTRAP", "1").arg("test").args(http).args(json), true, None)?;
     println!("xtask: workspace tests (unit + KVM integration)");
     let mut t = cargo(root);
     let nextest = has_nextest();
@@ -98,6 +121,12 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     } else {
         t.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
     }
-    total += run_counting(t.args(extra), nextest)?;
+    // nextest's JUnit report (.config/nextest.toml); plain cargo test reports JSON events.
+    if nextest {
+        let junit = root.join("target/nextest/default/junit.xml");
+        total += run_counting(t.args(extra), false, Some(&junit))?;
+    } else {
+        total += run_counting(t.args(extra).env("RUSTC_BOOTSTRAP", "1").args(json), true, None)?;
+    }
     Ok(total)
 }
