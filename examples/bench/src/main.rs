@@ -51,7 +51,7 @@ fn block(size: u64, total: u64) -> i32 {
         return 1;
     };
     let total = total.min(disk.capacity()) / size * size;
-    if size % disk.block_size() != 0 || total == 0 {
+    if !size.is_multiple_of(disk.block_size()) || total == 0 {
         println!("bench: request size {size} does not fit the disk");
         return 1;
     }

@@ -182,8 +182,8 @@ pub fn gdb_registers(
 ) -> Result<gdbstub_arch::aarch64::reg::AArch64CoreRegs, kvm_ioctls::Error> {
     let pstate = get_reg(vcpu, onereg::PSTATE)?;
     let mut k = [0u64; 34];
-    for n in 0..31 {
-        k[n] = get_reg(vcpu, onereg::x(n as u64))?;
+    for (n, slot) in k.iter_mut().take(31).enumerate() {
+        *slot = get_reg(vcpu, onereg::x(n as u64))?;
     }
     k[31] = get_reg(vcpu, sp_id(pstate))?;
     k[32] = get_reg(vcpu, onereg::PC)?;
@@ -197,8 +197,8 @@ pub fn gdb_set_registers(
     g: &gdbstub_arch::aarch64::reg::AArch64CoreRegs,
 ) -> Result<(), kvm_ioctls::Error> {
     let k = crate::gdb::regs::arm_from_gdb(g);
-    for n in 0..31 {
-        set_reg(vcpu, onereg::x(n as u64), k[n])?;
+    for (n, &value) in k.iter().take(31).enumerate() {
+        set_reg(vcpu, onereg::x(n as u64), value)?;
     }
     set_reg(vcpu, sp_id(k[33]), k[31])?;
     set_reg(vcpu, onereg::PC, k[32])?;

@@ -73,6 +73,8 @@ fn ifreq(name: &str) -> Result<libc::ifreq, TapError> {
 }
 
 fn ifreq_name(req: &libc::ifreq) -> String {
+    // c_char is i8 on x86_64 and u8 on AArch64: the cast is a no-op on one of them.
+    #[allow(clippy::unnecessary_cast)]
     let bytes: Vec<u8> = req.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
