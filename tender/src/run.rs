@@ -101,10 +101,7 @@ pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resul
 
 /// Runs the guest until it halts or, under a debugger, stops; serves its hypercalls meanwhile.
 pub fn run_until_stop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {
-    signal::arm(&mut vcpu.get_kvm_run().immediate_exit);
-    let result = run_loop(vcpu, mem, devices);
-    signal::disarm();
-    result
+    signal::with_vcpu_armed(vcpu, |vcpu| run_loop(vcpu, mem, devices))
 }
 
 fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {

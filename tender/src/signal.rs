@@ -15,7 +15,8 @@ extern "C" fn on_signal(signo: libc::c_int) {
     PENDING.store(signo, Ordering::SeqCst);
     let p = IMMEDIATE_EXIT.load(Ordering::SeqCst);
     if !p.is_null() {
-        // SAFETY: `p` points at kvm_run.immediate_exit of the live vCPU (see `arm`),
+        // SAFETY: `p` points at kvm_run.immediate_exit of the live vCPU (see
+        // `with_vcpu_armed`, which clears it before the borrow of the vCPU ends),
         // a byte aligned for AtomicU8; an atomic store is async-signal-safe and KVM
         // reads the byte on the next KVM_RUN.
         unsafe { AtomicU8::from_ptr(p) }.store(1, Ordering::SeqCst);
@@ -73,16 +74,21 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Points the handler at the vCPU's `immediate_exit` byte.
-///
-/// The pointer must stay valid until [`disarm`] is called (the vCPU loop does both).
-pub fn arm(immediate_exit: *mut u8) {
-    IMMEDIATE_EXIT.store(immediate_exit, Ordering::SeqCst);
-}
-
-/// Forgets the vCPU's `immediate_exit` byte before the vCPU goes away.
-pub fn disarm() {
-    IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+/// Runs `f` with the handler pointed at `vcpu`'s `immediate_exit` byte, so a signal makes
+/// KVM leave the guest at once; the handler forgets the byte when `f` returns (or unwinds).
+/// The byte lives in the vCPU's `kvm_run` mapping, which `vcpu` owns and `f` can only
+/// borrow: it stays valid for exactly as long as the handler may write it.
+pub fn with_vcpu_armed<R>(vcpu: &mut kvm_ioctls::VcpuFd, f: impl FnOnce(&mut kvm_ioctls::VcpuFd) -> R) -> R {
+    struct Disarm;
+    impl Drop for Disarm {
+        fn drop(&mut self) {
+            IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
+    }
+    let byte: *mut u8 = &mut vcpu.get_kvm_run().immediate_exit;
+    IMMEDIATE_EXIT.store(byte, Ordering::SeqCst);
+    let _disarm = Disarm;
+    f(vcpu)
 }
 
 /// The signal received, if any.
