@@ -128,6 +128,13 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Exit::Interrupted => {}
             Exit::Debug => return Ok(Stop::Debug),
             Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, at: pc(vcpu) }),
+            Exit::MemoryFault { gpa, .. } if gpa < mem.size() => {
+                let fault = RunError::ProtectionFault { access: "access", gpa, at: pc(vcpu) };
+                return Err(hypervisor_call(mem, vcpu).unwrap_or(fault));
+            }
+            Exit::MemoryFault { gpa, len } => {
+                return Err(RunError::Unbacked { access: "access", gpa, len, at: pc(vcpu) })
+            }
             Exit::Mmio { gpa, write, len } if gpa < mem.size() => {
                 let _ = len;
                 let fault = RunError::ProtectionFault { access: access(write), gpa, at: pc(vcpu) };

@@ -35,13 +35,19 @@ pub fn from_junit(xml: &str) -> Tally {
         let case = case.split("</testcase>").next().unwrap_or(case);
         if case.contains("<failure") || case.contains("<error") {
             t.failed += 1;
-        } else if case.contains("<skipped") || case.lines().any(|l| l.trim_start().starts_with("SKIP ")) {
+        } else if case.contains("<skipped") || case.lines().any(says_skip) {
             t.skipped += 1;
         } else {
             t.passed += 1;
         }
     }
     t
+}
+
+/// A line of captured output that starts with `SKIP ` (the first line follows its tag).
+fn says_skip(line: &str) -> bool {
+    let l = line.trim_start();
+    l.starts_with("SKIP ") || l.contains("<system-err>SKIP ") || l.contains("<system-out>SKIP ")
 }
 
 /// One event of libtest's JSON output (`--format json`): a finished test counts.

@@ -128,7 +128,7 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
         VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
         // KVM could not access the host mapping behind a guest address (e.g. the
         // read-only host pages of the image) and says where.
-        VcpuExit::MemoryFault { gpa, size, .. } => Exit::Mmio { gpa, write: true, len: size as usize },
+        VcpuExit::MemoryFault { gpa, size, .. } => Exit::MemoryFault { gpa, len: size as usize },
         other => Exit::Unexpected(format!("{other:?}")),
     }
 }

@@ -20,6 +20,9 @@ pub enum Exit {
     BadAccess(String),
     /// A guest memory access that trapped to the host at `gpa`.
     Mmio { gpa: u64, write: bool, len: usize },
+    /// KVM could not access the host mapping behind `gpa` (e.g. a read-only image page) and
+    /// does not say whether the guest read or wrote.
+    MemoryFault { gpa: u64, len: usize },
     /// HLT with interrupts off: the guest stopped for good.
     Halted,
     /// Triple fault (x86_64) or a PSCI/system event (AArch64).

@@ -163,13 +163,9 @@ pub enum ElfError {
     NoLoad,
 }
 
-/// The `e_machine` this host runs (the only place that looks at the build target).
+/// The `e_machine` this host runs (the arch facade's).
 pub fn host_machine() -> u16 {
-    if cfg!(target_arch = "aarch64") {
-        EM_AARCH64
-    } else {
-        EM_X86_64
-    }
+    crate::arch::ELF_MACHINE
 }
 
 fn machine_name(machine: u16) -> &'static str {
