@@ -130,6 +130,11 @@ pub mod asm {
     }
 }
 
+/// `words` as little-endian bytes (a hypercall's argument struct in a guest's data).
+pub fn le(words: &[u64]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
 /// Writes `bytes` to a fresh file in a per-test temporary directory.
 pub fn temp_file(test: &str, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tender-tests-{}-{test}", std::process::id()));

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tender_tests::craft::{self, asm, Notes, DATA};
+use tender_tests::craft::{self, asm, le, Notes, DATA};
 use tender_tests::guest::Background;
 use tender_tests::netns::{netns_available, NetNs};
 use tender_tests::{image, kvm_available, run_with_timeout, tender};
@@ -16,10 +16,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
     s.lines()
         .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} for {pid}:\n{s}"))
-}
-
-fn le(words: &[u64]) -> Vec<u8> {
-    words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
 #[test]

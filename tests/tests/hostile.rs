@@ -2,7 +2,7 @@
 //! exit status 1, never a panic or a hang.
 
 use std::time::Duration;
-use tender_tests::craft::{self, asm, Notes, DATA};
+use tender_tests::craft::{self, asm, le, Notes, DATA};
 use tender_tests::guest::Background;
 use tender_tests::{kvm_available, run_with_timeout, tender, Outcome};
 
@@ -15,10 +15,6 @@ fn expect_fatal(o: &Outcome, msg: &str) {
     o.expect_code(1).expect_stderr(msg);
     assert!(!o.stderr.contains("panicked"), "tender panicked:\n{o}");
     assert_eq!(o.stderr.lines().count(), 1, "diagnostic must be one line:\n{o}");
-}
-
-fn le(words: &[u64]) -> Vec<u8> {
-    words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
 #[test]
