@@ -11,8 +11,6 @@ use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 
 /// ELF machine of images this host runs.
 pub const ELF_MACHINE: u16 = 183; // EM_AARCH64
-/// Human name of the architecture.
-pub const NAME: &str = "aarch64";
 /// Name of the program counter in diagnostics.
 pub const PC_NAME: &str = "pc";
 /// The vCPU ioctls made while the guest runs: KVM_RUN, and KVM_GET_ONE_REG for the `pc` in
@@ -38,8 +36,6 @@ pub const HW_BREAKPOINTS: usize = 0;
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "system event (PSCI power-off or reset)";
-/// Initial stack pointer gap below the top of guest memory.
-pub const STACK_TOP_GAP: u64 = arch_aarch64::layout::STACK_TOP_GAP;
 
 /// Checks the KVM capabilities this architecture needs.
 pub fn check_capabilities(kvm: &Kvm) -> Result<(), ArchError> {
@@ -118,18 +114,9 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
     match exit {
         VcpuExit::MmioWrite(gpa, data) => mmio(gpa, true, data),
         VcpuExit::MmioRead(gpa, data) => mmio(gpa, false, data),
-        VcpuExit::Hlt => Exit::Halted,
         // PSCI SYSTEM_OFF/RESET and the like: the guest stopped without HALT.
-        VcpuExit::SystemEvent(..) | VcpuExit::Shutdown => Exit::Shutdown,
-        VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
-        VcpuExit::Intr => Exit::Interrupted,
-        VcpuExit::Debug(_) => Exit::Debug,
-        // The suberror lives in kvm_run; the vCPU loop reads it.
-        VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
-        // KVM could not access the host mapping behind a guest address (e.g. the
-        // read-only host pages of the image) and says where.
-        VcpuExit::MemoryFault { gpa, size, .. } => Exit::MemoryFault { gpa, len: size as usize },
-        other => Exit::Unexpected(format!("{other:?}")),
+        VcpuExit::SystemEvent(..) => Exit::Shutdown,
+        other => super::decode_common(other),
     }
 }
 

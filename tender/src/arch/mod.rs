@@ -1,15 +1,59 @@
 //! The one place that knows which architecture the tender runs on: generic code
 //! calls these functions and never uses `cfg(target_arch)` itself.
 
-#[cfg(target_arch = "x86_64")]
-mod x86_64;
-#[cfg(target_arch = "x86_64")]
-pub use self::x86_64::*;
-
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
 #[cfg(target_arch = "aarch64")]
-pub use self::aarch64::*;
+use self::aarch64 as imp;
+#[cfg(target_arch = "x86_64")]
+use self::x86_64 as imp;
+
+use crate::memory::GuestMemory;
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+
+// The facade: everything generic code takes from an architecture, listed once. Each port
+// provides exactly these items with exactly these types; the `const _` lines make the
+// compiler check that on each target (clippy checks both, see xtask/src/test.rs).
+pub use imp::{
+    check_capabilities, core_registers, cpu_cycle_freq, decode_exit, gdb_registers, gdb_set_registers,
+    hypervisor_call_at, instruction_pointer, set_guest_debug, setup_memory, setup_vcpu, GdbArch, CORE_IOCTLS,
+    ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, PC_NAME, RUN_IOCTLS, SECCOMP_ARCH, SHUTDOWN_WHAT, SW_BREAKPOINT,
+};
+type GdbRegisters = <GdbArch as gdbstub::arch::Arch>::Registers;
+const _: fn(&Kvm) -> Result<(), ArchError> = check_capabilities;
+const _: fn(&mut GuestMemory) -> Result<(), ArchError> = setup_memory;
+const _: fn(&Kvm, &VmFd, &VcpuFd, u64, u64) -> Result<(), ArchError> = setup_vcpu;
+const _: fn(&VcpuFd) -> Result<u64, ArchError> = cpu_cycle_freq;
+const _: for<'a> fn(VcpuExit<'a>) -> Exit = decode_exit;
+const _: fn(&VcpuFd) -> Option<u64> = instruction_pointer;
+const _: fn(&GuestMemory, u64) -> Option<&'static str> = hypervisor_call_at;
+const _: fn(&VcpuFd, &GuestMemory, u64) -> Vec<u64> = core_registers;
+const _: fn(&VcpuFd, bool, &[u64]) -> Result<(), kvm_ioctls::Error> = set_guest_debug;
+const _: fn(&VcpuFd) -> Result<GdbRegisters, kvm_ioctls::Error> = gdb_registers;
+const _: fn(&VcpuFd, &GdbRegisters) -> Result<(), kvm_ioctls::Error> = gdb_set_registers;
+const _: (u16, &str, &str, usize, &[u8]) =
+    (ELF_MACHINE, PC_NAME, SHUTDOWN_WHAT, HW_BREAKPOINTS, SW_BREAKPOINT);
+const _: (&[u64], &[u64], &[u64], seccompiler::TargetArch) =
+    (&RUN_IOCTLS, &CORE_IOCTLS, &GDB_IOCTLS, SECCOMP_ARCH);
+
+/// The exits every architecture decodes alike (its own are port I/O, MMIO and the like).
+fn decode_common(exit: VcpuExit<'_>) -> Exit {
+    match exit {
+        VcpuExit::Hlt => Exit::Halted,
+        VcpuExit::Shutdown => Exit::Shutdown,
+        VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
+        VcpuExit::Intr => Exit::Interrupted,
+        VcpuExit::Debug(_) => Exit::Debug,
+        // The suberror lives in kvm_run; the vCPU loop reads it.
+        VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
+        // KVM could not access the host mapping behind a guest address (e.g. the
+        // read-only host pages of the image) and says where, not whether it was a write.
+        VcpuExit::MemoryFault { gpa, size, .. } => Exit::MemoryFault { gpa, len: size as usize },
+        other => Exit::Unexpected(format!("{other:?}")),
+    }
+}
 
 /// A vCPU exit, decoded into what generic code needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,6 @@ use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 
 /// ELF machine of images this host runs.
 pub const ELF_MACHINE: u16 = 62; // EM_X86_64
-/// Human name of the architecture.
-pub const NAME: &str = "x86_64";
 /// Name of the program counter in diagnostics.
 pub const PC_NAME: &str = "rip";
 /// The vCPU ioctls made while the guest runs: KVM_RUN, and KVM_GET_REGS for the `rip` in
@@ -41,8 +39,6 @@ pub const HW_BREAKPOINTS: usize = 4;
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "triple fault";
-/// Initial stack pointer gap below the top of guest memory.
-pub const STACK_TOP_GAP: u64 = arch_x86_64::layout::STACK_TOP_GAP;
 
 /// Checks the KVM capabilities this architecture needs.
 pub fn check_capabilities(kvm: &Kvm) -> Result<(), ArchError> {
@@ -138,17 +134,7 @@ pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
         }
         VcpuExit::MmioRead(gpa, data) => Exit::Mmio { gpa, write: false, len: data.len() },
         VcpuExit::MmioWrite(gpa, data) => Exit::Mmio { gpa, write: true, len: data.len() },
-        VcpuExit::Hlt => Exit::Halted,
-        VcpuExit::Shutdown => Exit::Shutdown,
-        VcpuExit::FailEntry(reason, _) => Exit::FailEntry { reason },
-        VcpuExit::Intr => Exit::Interrupted,
-        VcpuExit::Debug(_) => Exit::Debug,
-        // The suberror lives in kvm_run; the vCPU loop reads it.
-        VcpuExit::InternalError => Exit::InternalError { suberror: 0 },
-        // KVM could not access the host mapping behind a guest address (e.g. the
-        // read-only host pages of the image) and says where.
-        VcpuExit::MemoryFault { gpa, size, .. } => Exit::MemoryFault { gpa, len: size as usize },
-        other => Exit::Unexpected(format!("{other:?}")),
+        other => super::decode_common(other),
     }
 }
 
