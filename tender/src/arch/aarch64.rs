@@ -2,12 +2,29 @@
 //! KVM_ARM_VCPU_INIT and one-reg writes, decodes MMIO hypercalls. The values
 //! themselves come from the `arch_aarch64` crate.
 
-use super::{ArchError, Exit};
+use super::Exit;
 use crate::memory::GuestMemory;
 use arch_aarch64::mmio::{self, Access};
 use arch_aarch64::{onereg, paging, registers};
 use kvm_bindings::kvm_vcpu_init;
 use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
+
+/// What can go wrong preparing an AArch64 vCPU.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchError {
+    #[error("KVM lacks a required capability: {0}")]
+    MissingCapability(&'static str),
+    #[error("Could not write the page tables")]
+    Memory(#[from] crate::memory::MemoryError),
+    #[error("Could not get KVM's preferred vCPU target")]
+    PreferredTarget(#[source] kvm_ioctls::Error),
+    #[error("Could not initialize the vCPU")]
+    VcpuInit(#[source] kvm_ioctls::Error),
+    #[error("Could not set register {0}")]
+    SetOneReg(&'static str, #[source] kvm_ioctls::Error),
+    #[error("Could not read register {0}")]
+    GetOneReg(&'static str, #[source] kvm_ioctls::Error),
+}
 
 /// ELF machine of images this host runs.
 pub const ELF_MACHINE: u16 = 183; // EM_AARCH64

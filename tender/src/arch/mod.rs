@@ -18,8 +18,9 @@ use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 // compiler check that on each target (clippy checks both, see xtask/src/test.rs).
 pub use imp::{
     check_capabilities, core_registers, cpu_cycle_freq, decode_exit, gdb_registers, gdb_set_registers,
-    hypervisor_call_at, instruction_pointer, set_guest_debug, setup_memory, setup_vcpu, GdbArch, CORE_IOCTLS,
-    ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, PC_NAME, RUN_IOCTLS, SECCOMP_ARCH, SHUTDOWN_WHAT, SW_BREAKPOINT,
+    hypervisor_call_at, instruction_pointer, set_guest_debug, setup_memory, setup_vcpu, ArchError, GdbArch,
+    CORE_IOCTLS, ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, PC_NAME, RUN_IOCTLS, SECCOMP_ARCH, SHUTDOWN_WHAT,
+    SW_BREAKPOINT,
 };
 type GdbRegisters = <GdbArch as gdbstub::arch::Arch>::Registers;
 const _: fn(&Kvm) -> Result<(), ArchError> = check_capabilities;
@@ -81,35 +82,6 @@ pub enum Exit {
     Debug,
     /// Anything else KVM reported.
     Unexpected(String),
-}
-
-/// Errors while preparing the architecture-specific vCPU state.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchError {
-    #[error("KVM lacks a required capability: {0}")]
-    MissingCapability(&'static str),
-    #[error("Could not get the supported CPUID")]
-    GetCpuid(#[source] kvm_ioctls::Error),
-    #[error("Could not set the vCPU's CPUID")]
-    SetCpuid(#[source] kvm_ioctls::Error),
-    #[error("Could not get the vCPU's special registers")]
-    GetSregs(#[source] kvm_ioctls::Error),
-    #[error("Could not set the vCPU's special registers")]
-    SetSregs(#[source] kvm_ioctls::Error),
-    #[error("Could not set the vCPU's registers")]
-    SetRegs(#[source] kvm_ioctls::Error),
-    #[error("The host TSC is unstable (KVM_GET_TSC_KHZ failed)")]
-    TscUnstable(#[source] kvm_ioctls::Error),
-    #[error("Could not write the page tables")]
-    Memory(#[from] crate::memory::MemoryError),
-    #[error("Could not get KVM's preferred vCPU target")]
-    PreferredTarget(#[source] kvm_ioctls::Error),
-    #[error("Could not initialize the vCPU")]
-    VcpuInit(#[source] kvm_ioctls::Error),
-    #[error("Could not set register {0}")]
-    SetOneReg(&'static str, #[source] kvm_ioctls::Error),
-    #[error("Could not read register {0}")]
-    GetOneReg(&'static str, #[source] kvm_ioctls::Error),
 }
 
 /// KVM_SET_GUEST_DEBUG's `control`: enabled, breakpoints as the arch's `breakpoint_flag`

@@ -1,12 +1,33 @@
 //! x86_64: writes the ABI.md §3 page tables and GDT, sets up the vCPU, decodes
 //! port-I/O hypercalls. The values themselves come from the `arch_x86_64` crate.
 
-use super::{ArchError, Exit};
+use super::Exit;
 use crate::memory::GuestMemory;
 use abi::hypercall::{MAX, PIO_BASE};
 use arch_x86_64::{cpuid, gdt, paging, registers};
 use kvm_bindings::{kvm_regs, kvm_segment, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
+
+/// What can go wrong preparing an x86_64 vCPU.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchError {
+    #[error("KVM lacks a required capability: {0}")]
+    MissingCapability(&'static str),
+    #[error("Could not get the supported CPUID")]
+    GetCpuid(#[source] kvm_ioctls::Error),
+    #[error("Could not set the vCPU's CPUID")]
+    SetCpuid(#[source] kvm_ioctls::Error),
+    #[error("Could not get the vCPU's special registers")]
+    GetSregs(#[source] kvm_ioctls::Error),
+    #[error("Could not set the vCPU's special registers")]
+    SetSregs(#[source] kvm_ioctls::Error),
+    #[error("Could not set the vCPU's registers")]
+    SetRegs(#[source] kvm_ioctls::Error),
+    #[error("The host TSC is unstable (KVM_GET_TSC_KHZ failed)")]
+    TscUnstable(#[source] kvm_ioctls::Error),
+    #[error("Could not write the page tables")]
+    Memory(#[from] crate::memory::MemoryError),
+}
 
 /// ELF machine of images this host runs.
 pub const ELF_MACHINE: u16 = 62; // EM_X86_64
