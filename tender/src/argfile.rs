@@ -26,6 +26,8 @@ pub enum ArgFileError {
     },
     #[error("{path}: the argument file is not a regular file of at most {MAX_ARGFILE} bytes")]
     NotFile { path: PathBuf },
+    #[error("`@` needs a file name (`@FILE`: arguments, one per line)")]
+    NoName,
 }
 
 /// An argument that cannot be written to an argument file.
@@ -51,6 +53,9 @@ pub fn expand(args: Vec<OsString>) -> Result<Vec<OsString>, ArgFileError> {
     let Some(path) = args.first().and_then(|a| a.as_bytes().strip_prefix(b"@")) else {
         return Ok(args);
     };
+    if path.is_empty() {
+        return Err(ArgFileError::NoName);
+    }
     let path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
     let err = |source| ArgFileError::Read { path: path.clone(), source };
     // O_NONBLOCK: a FIFO given as FILE is refused below instead of blocking open(2).
@@ -130,6 +135,10 @@ mod tests {
     fn missing_files_and_directories_are_errors() {
         let e = expand(os(&["@/nonexistent/args"])).unwrap_err();
         assert_eq!(e.to_string(), "/nonexistent/args: Could not read the argument file");
+        assert_eq!(
+            expand(os(&["@"])).unwrap_err().to_string(),
+            "`@` needs a file name (`@FILE`: arguments, one per line)"
+        );
         let e = expand(os(&["@/"])).unwrap_err();
         assert!(e.to_string().contains("not a regular file"), "{e}");
     }

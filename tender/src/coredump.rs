@@ -17,12 +17,15 @@ use std::path::{Path, PathBuf};
 /// Why no core could be prepared or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    #[error("--dumpcore: {path}: cannot create core files there (a directory on a file system with O_TMPFILE is needed)")]
+    #[error("--dumpcore: {path}: cannot create core files there{hint}")]
     Prepare {
         path: PathBuf,
+        hint: &'static str,
         #[source]
         source: std::io::Error,
     },
+    #[error("Core dump abandoned on signal {0}")]
+    Interrupted(i32),
     #[error("Could not write the core file")]
     Write(#[source] std::io::Error),
     #[error("{0} exists: the core file was not written")]
@@ -53,7 +56,11 @@ const PAGE: u64 = 4096;
 impl CoreFile {
     /// Opens DIR and an unnamed file in it (mode 0600).
     pub fn prepare(dir_path: &Path) -> Result<CoreFile, CoreError> {
-        let err = |source| CoreError::Prepare { path: dir_path.to_path_buf(), source };
+        let err = |source: std::io::Error| {
+            let no_tmpfile = matches!(source.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR));
+            let hint = if no_tmpfile { " (its file system has no O_TMPFILE)" } else { "" };
+            CoreError::Prepare { path: dir_path.to_path_buf(), hint, source }
+        };
         let dir = File::options()
             .read(true)
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -84,6 +91,11 @@ impl CoreFile {
         self.file.write_all_at(&headers, 0).map_err(CoreError::Write)?;
         let mut gpa = 0;
         while gpa < mem.size() {
+            // A guest can dirty all its memory before it aborts: SIGINT/SIGTERM still win
+            // (the file is unnamed until linked, so nothing is left behind).
+            if let Some(sig) = crate::signal::pending() {
+                return Err(CoreError::Interrupted(sig));
+            }
             let page = mem
                 .slice(gpa, PAGE.min(mem.size() - gpa))
                 .map_err(|e| CoreError::Write(std::io::Error::other(e)))?;

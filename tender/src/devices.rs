@@ -63,6 +63,17 @@ fn declared(manifest: &Manifest, name: &str, kind: DeviceKind) -> Result<usize, 
 }
 
 impl Devices {
+    /// Checks that every `@FD` given for a net device is open, before tender opens any file
+    /// of its own that could take a closed number (and make the error misleading).
+    pub fn check_inherited_fds(cfg: &Config) -> Result<(), DeviceError> {
+        for n in &cfg.nets {
+            if let NetSource::Fd(fd) = n.source {
+                Tap::check_open(fd).map_err(|source| NetError::Tap { name: n.name.clone(), source })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every device option against the manifest, then opens each and fills
     /// in its manifest entry.
     pub fn attach(cfg: &Config, manifest: &mut Manifest) -> Result<Devices, DeviceError> {

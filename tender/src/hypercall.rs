@@ -28,7 +28,7 @@ pub enum HypercallError {
         #[source]
         source: MemoryError,
     },
-    #[error("Could not write guest console output")]
+    #[error("Could not write the guest's console output to tender's stdout")]
     Console(#[source] std::io::Error),
 }
 

@@ -82,7 +82,9 @@ const ABORTED: i32 = 255;
 
 /// Boots the unikernel and returns its exit status.
 pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
-    // Signals first: a SIGINT/SIGTERM during a slow step still ends tender with its message.
+    // Inherited TAP fds first, while no file of tender's can have taken a closed number; then
+    // signals: a SIGINT/SIGTERM during a slow step still ends tender with its message.
+    Devices::check_inherited_fds(cfg)?;
     signal::install().map_err(LaunchError::Signals)?;
     let path = cfg.kernel.clone();
     let (file, file_len) = open_kernel(&path)?;
@@ -100,8 +102,9 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     if let Some(w) = warning {
         crate::diag::error(format_args!("{w}"));
     }
-    let vm = Vm::new()?;
+    // Memory before the VM: on every early return the VM (and its memory slot) goes first.
     let mut mem = GuestMemory::new(mem_size)?;
+    let vm = Vm::new()?;
     let image = elf::plan_load_from(&head, file_len, mem_size).map_err(image_err)?;
     boot::load_segments(&mut mem, &file, &image).map_err(|e| match e {
         boot::LoadError::Memory(m) => LaunchError::Memory(m),
@@ -156,7 +159,8 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
             }
         }
     }
-    // The vCPU and VM go before the memory they map.
+    // The vCPU and VM go before the memory they map (as on every early return: `mem` was
+    // made first).
     drop(vcpu);
     drop(vm);
     let status = result?.status;

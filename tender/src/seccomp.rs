@@ -18,6 +18,7 @@
 //! | `mmap` without `PROT_EXEC`, `munmap`, `mremap`, `brk`, `madvise` | the allocator; teardown of guest memory |
 //! | `futex` | std's locks (stdout) |
 //! | `close`, `sigaltstack`, `rt_sigreturn`, `exit`, `exit_group` | teardown, signal handlers, exit |
+//! | `gettid`, `getpid`, `rt_sigprocmask`, `tgkill(…, SIGABRT)`, `rt_sigaction(SIGSEGV\|SIGBUS, …)` | a panic prints its message and aborts; a host fault re-raises as itself |
 
 use crate::arch;
 use seccompiler::{
@@ -69,6 +70,11 @@ fn eq(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError
     SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value)
 }
 
+/// An `int` argument: only its low 32 bits are defined.
+fn eq32(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
+}
+
 /// One rule per fd: the call is allowed when its first argument is that fd.
 fn on_fds(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     fds.iter().map(|&fd| SeccompRule::new(vec![eq(0, fd as u64)?])).collect()
@@ -108,7 +114,10 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
     if let Some((dir, file)) = fds.core {
         // The core: sized, written and linked under its name in the directory we hold.
         r.insert(libc::SYS_ftruncate, on_fds(&[file])?);
-        r.insert(libc::SYS_linkat, vec![SeccompRule::new(vec![eq(2, dir as u64)?])?]);
+        r.insert(
+            libc::SYS_linkat,
+            vec![SeccompRule::new(vec![eq32(2, dir as u64)?, eq32(4, libc::AT_SYMLINK_FOLLOW as u64)?])?],
+        );
     }
     let (wake_read, wake_write) = fds.wake.map_or((vec![], vec![]), |(r, w)| (vec![r], vec![w]));
     let readable: Vec<RawFd> = fds.taps.iter().copied().chain(wake_read).collect();
@@ -134,7 +143,21 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
     let no_exec =
         SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)?;
     r.insert(libc::SYS_mmap, vec![SeccompRule::new(vec![no_exec])?]);
+    // A panic (panic = "abort") must still print its message and abort: std names the thread
+    // (gettid), abort() blocks signals and raises SIGABRT at itself. A host SIGSEGV/SIGBUS: std's
+    // handler resets its disposition before re-raising. Only those signals, only those resets.
+    r.insert(libc::SYS_tgkill, vec![SeccompRule::new(vec![eq32(2, libc::SIGABRT as u64)?])?]);
+    r.insert(
+        libc::SYS_rt_sigaction,
+        vec![
+            SeccompRule::new(vec![eq32(0, libc::SIGSEGV as u64)?])?,
+            SeccompRule::new(vec![eq32(0, libc::SIGBUS as u64)?])?,
+        ],
+    );
     for call in [
+        libc::SYS_gettid,
+        libc::SYS_getpid,
+        libc::SYS_rt_sigprocmask,
         libc::SYS_ppoll,
         libc::SYS_clock_gettime,
         libc::SYS_munmap,
@@ -193,8 +216,10 @@ pub fn violate() {
 }
 
 /// The SIGSYS handler: writes `tender: seccomp: blocked system call N` (async-signal-safe: a
-/// stack buffer and write(2)), then repeats the call. SIGSYS is blocked inside the handler, so
-/// the kernel resets it to its default and tender dies of SIGSYS, as with a kill action.
+/// stack buffer and write(2)), then makes a call the filter never allows (getppid). SIGSYS is
+/// blocked inside the handler, so the kernel resets it to its default and tender dies of
+/// SIGSYS, as with a kill action. (Repeating the blocked call itself would not do: with other
+/// arguments it may be one the filter allows.)
 extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // SAFETY: for SIGSYS from seccomp the kernel fills `_sigsys` of siginfo: after si_signo,
     // si_errno, si_code and padding (16 bytes) come `_call_addr` (a pointer) and `_syscall`
@@ -223,11 +248,11 @@ extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     }
     buf[len] = b'\n';
     len += 1;
-    // SAFETY: write(2) and syscall(2) are async-signal-safe; the repeated call is blocked by
-    // the filter before it runs, so its (zero) arguments are never used.
+    // SAFETY: write(2) and syscall(2) are async-signal-safe; getppid is never allowed, so the
+    // filter traps it again, now with SIGSYS blocked, and the kernel kills the process.
     unsafe {
         libc::write(libc::STDERR_FILENO, buf.as_ptr().cast(), len);
-        libc::syscall(libc::c_long::from(nr), 0, 0, 0, 0, 0, 0);
+        libc::syscall(libc::SYS_getppid);
     }
 }
 
@@ -266,7 +291,10 @@ mod tests {
         assert_eq!(r[&libc::SYS_pread64].len(), 2);
         assert_eq!(r[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len());
         assert!(!r.contains_key(&libc::SYS_openat) && !r.contains_key(&libc::SYS_execve));
-        assert!(!r.contains_key(&libc::SYS_socket) && !r.contains_key(&libc::SYS_getppid));
+        assert!(
+            !r.contains_key(&libc::SYS_socket) && !r.contains_key(&libc::SYS_getppid),
+            "getppid ends a trap"
+        );
         assert!(!r.contains_key(&libc::SYS_linkat) && !r.contains_key(&libc::SYS_ftruncate));
         let with_core = rules(&Fds { core: Some((13, 14)), ..fds }).unwrap();
         assert_eq!(with_core[&libc::SYS_pwrite64].len(), 3, "two disks and the core");

@@ -64,3 +64,15 @@ fn a_port_in_use_is_one_line() {
     out.expect_code(1).expect_stderr(&format!("--gdb: could not listen on 127.0.0.1:{port}"));
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
 }
+
+#[test]
+fn sigterm_ends_the_wait_for_a_debugger() {
+    if !kvm_available("sigterm_ends_the_wait_for_a_debugger") {
+        return;
+    }
+    let mut guest = Background::start(Command::new(tender()).arg("--gdb=0").arg(image("hello")));
+    port(&guest);
+    assert_eq!(guest.terminate(), Some(1));
+    assert!(guest.stderr().contains("tender: Exiting on signal 15"), "{}", guest.stderr());
+    assert_eq!(guest.stdout(), "", "the guest never ran");
+}

@@ -91,6 +91,12 @@ pub(crate) fn guest_debug_control(single_step: bool, breakpoint_flag: u32) -> u3
     kvm_bindings::KVM_GUESTDBG_ENABLE | breakpoint_flag | step
 }
 
+/// Turns guest debugging off entirely (a detached debugger leaves the guest's own
+/// breakpoints and debug registers to the guest again).
+pub fn clear_guest_debug(vcpu: &VcpuFd) -> Result<(), kvm_ioctls::Error> {
+    vcpu.set_guest_debug(&kvm_bindings::kvm_guest_debug::default())
+}
+
 /// An ioctl request number as Linux's generic `_IOC` builds it (x86_64 and AArch64 share the
 /// encoding): `dir` 0 none, 1 write, 2 read; type `KVMIO` (0xAE).
 pub const fn ioctl_nr(dir: u64, nr: u64, size: usize) -> u64 {

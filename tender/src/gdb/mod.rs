@@ -69,9 +69,28 @@ impl Listener {
         Ok(Listener { listener, port })
     }
 
-    /// Waits for the debugger.
+    /// Waits for the debugger; SIGINT/SIGTERM end the wait (accept(2) alone would restart).
     pub fn accept(&self) -> Result<TcpStream, GdbError> {
-        self.listener.accept().map(|(s, _)| s).map_err(GdbError::Accept)
+        use std::os::fd::AsRawFd;
+        loop {
+            if let Some(sig) = crate::signal::pending() {
+                return Err(GdbError::Run(RunError::Signal(sig)));
+            }
+            let mut fds =
+                vec![libc::pollfd { fd: self.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+            fds.extend(crate::signal::wake_fd().map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            }));
+            // SAFETY: `fds` is a valid array of pollfd for its length; no timeout, no sigmask.
+            let n = unsafe {
+                libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, std::ptr::null(), std::ptr::null())
+            };
+            if n > 0 && fds[0].revents & libc::POLLIN != 0 {
+                return self.listener.accept().map(|(s, _)| s).map_err(GdbError::Accept);
+            }
+        }
     }
 }
 
@@ -98,6 +117,12 @@ struct Guest<'a> {
 /// The target's fatal error: the guest stopped for a reason the session cannot go on from.
 #[derive(Debug)]
 struct Ended;
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the guest cannot be debugged further (KVM refused a debug or register call)")
+    }
+}
 
 impl Target for Guest<'_> {
     type Arch = GdbArch;
@@ -133,7 +158,12 @@ impl SingleThreadBase for Guest<'_> {
     }
 
     fn write_addrs(&mut self, start: u64, data: &[u8]) -> TargetResult<(), Self> {
-        self.mem.write_through(start, data).map_err(|_| TargetError::NonFatal)
+        match self.mem.write_through(start, data) {
+            Ok(()) => Ok(()),
+            // Code left writable for the guest must not outlive the session.
+            Err(crate::memory::MemoryError::Protect { .. }) => Err(TargetError::Fatal(Ended)),
+            Err(_) => Err(TargetError::NonFatal),
+        }
     }
 
     fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
@@ -174,7 +204,11 @@ impl SwBreakpoint for Guest<'_> {
         #[allow(clippy::absurd_extreme_comparisons)]
         let in_registers = arch::HW_BREAKPOINTS > 0;
         if in_registers {
-            // In debug registers: nothing is written to the guest.
+            // In debug registers: nothing is written to the guest; only addresses of guest
+            // memory (a non-canonical one would make KVM refuse the debug registers).
+            if addr >= self.mem.size() {
+                return Ok(false);
+            }
             #[allow(clippy::absurd_extreme_comparisons)]
             let full = self.breakpoints.len() >= arch::HW_BREAKPOINTS;
             if full {
@@ -263,7 +297,7 @@ pub fn serve(
         (_, Some(Err(e))) => Err(e.into()),
         (DisconnectReason::Kill, None) => Err(GdbError::Killed),
         (_, None) => {
-            arch::set_guest_debug(vcpu, false, &[]).map_err(GdbError::Debug)?;
+            arch::clear_guest_debug(vcpu).map_err(GdbError::Debug)?;
             Ok(run::run(vcpu, mem, devices)?)
         }
     }
@@ -275,7 +309,7 @@ fn run_session<'a>(conn: TcpStream, guest: &mut Guest<'a>) -> Result<DisconnectR
             let io = e.into_connection_error().map(|(io, _kind)| io);
             GdbError::Connection(io.unwrap_or_else(|| std::io::Error::other("connection")))
         } else {
-            GdbError::Stub(format!("{e:?}"))
+            GdbError::Stub(e.to_string())
         }
     })
 }

@@ -33,8 +33,10 @@ pub fn x86_from_gdb(g: &X86_64CoreRegs, kvm: &mut KvmX86) {
         kvm[k] = g.regs[gdb];
     }
     kvm[16] = g.rip;
-    // Only the flags a guest may change; bit 1 is always set.
-    kvm[17] = u64::from(g.eflags) | 2;
+    // The architectural flags long mode takes (CF PF AF ZF SF TF IF DF OF IOPL NT RF AC VIF VIP
+    // ID: not VM, which 64-bit mode forbids);
+    // bit 1 is always set. A reserved bit would make the next VM entry fail.
+    kvm[17] = (u64::from(g.eflags) & 0x003D_7FD5) | 2;
 }
 
 /// KVM's AArch64 core registers as GDB's (no FP/SIMD: guests see zeros there).
@@ -75,6 +77,10 @@ mod tests {
         x86_from_gdb(&g, &mut back);
         assert_eq!(back[..17], kvm[..17]);
         assert_eq!(back[17], 0x113, "rflags with bit 1 set");
+        let mut flags = g.clone();
+        flags.eflags = 0xFFFF_FFFF;
+        x86_from_gdb(&flags, &mut back);
+        assert_eq!(back[17], 0x003D_7FD7, "reserved flags and VM never reach KVM");
     }
 
     #[test]
