@@ -76,3 +76,26 @@ fn sigterm_ends_the_wait_for_a_debugger() {
     assert!(guest.stderr().contains("tender: Exiting on signal 15"), "{}", guest.stderr());
     assert_eq!(guest.stdout(), "", "the guest never ran");
 }
+
+#[test]
+fn sigterm_ends_a_debugging_session() {
+    if !kvm_available("sigterm_ends_a_debugging_session") {
+        return;
+    }
+    let hello = image("hello");
+    let mut guest = Background::start(Command::new(tender()).arg("--gdb=0").arg(&hello));
+    let port = port(&guest);
+    // A debugger that connects, then sits in a shell command with the guest stopped.
+    let mut gdb = Background::start(
+        Command::new("gdb")
+            .args(["-q", "-batch", "-nx"])
+            .args(["-ex", &format!("target remote 127.0.0.1:{port}")])
+            .args(["-ex", "shell sleep 20"])
+            .arg(&hello),
+    );
+    gdb.wait_for("_start", Duration::from_secs(20));
+    let start = Instant::now();
+    assert_eq!(guest.terminate(), Some(1));
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(guest.stderr().contains("tender: Exiting on signal 15"), "{}", guest.stderr());
+}

@@ -9,6 +9,7 @@
 //! [`GuestMemory::write_through`], so the guest itself still cannot write its code. Between two stops the vCPU runs undisturbed: an
 //! interrupt from GDB (Ctrl-C) is seen at the guest's next exit (a hypercall, a breakpoint).
 
+mod conn;
 pub mod regs;
 
 use crate::arch::{self, GdbArch};
@@ -240,15 +241,15 @@ struct EventLoop<'a>(std::marker::PhantomData<&'a ()>);
 
 impl<'a> run_blocking::BlockingEventLoop for EventLoop<'a> {
     type Target = Guest<'a>;
-    type Connection = TcpStream;
+    type Connection = conn::Conn;
     type StopReason = SingleThreadStopReason<u64>;
 
     fn wait_for_stop_reason(
         guest: &mut Guest<'a>,
-        conn: &mut TcpStream,
+        conn: &mut conn::Conn,
     ) -> Result<
         run_blocking::Event<Self::StopReason>,
-        run_blocking::WaitForStopReasonError<Ended, <TcpStream as Connection>::Error>,
+        run_blocking::WaitForStopReasonError<Ended, <conn::Conn as Connection>::Error>,
     > {
         use run_blocking::{Event, WaitForStopReasonError as W};
         if ConnectionExt::peek(conn).map_err(W::Connection)?.is_some() {
@@ -304,7 +305,10 @@ pub fn serve(
 }
 
 fn run_session<'a>(conn: TcpStream, guest: &mut Guest<'a>) -> Result<DisconnectReason, GdbError> {
-    GdbStub::new(conn).run_blocking::<EventLoop<'a>>(guest).map_err(|e| {
+    GdbStub::new(conn::Conn(conn)).run_blocking::<EventLoop<'a>>(guest).map_err(|e| {
+        if let Some(sig) = crate::signal::pending() {
+            return GdbError::Run(RunError::Signal(sig));
+        }
         if e.is_connection_error() {
             let io = e.into_connection_error().map(|(io, _kind)| io);
             GdbError::Connection(io.unwrap_or_else(|| std::io::Error::other("connection")))
