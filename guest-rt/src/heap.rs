@@ -11,7 +11,7 @@ use core::ptr;
 /// Allocation unit and minimum alignment (holds a `FreeBlock`).
 pub const GRANULE: usize = 16;
 /// Largest stack the runtime leaves below the top of memory.
-pub const STACK_MAX: u64 = 1 << 20;
+pub const STACK_MAX: u64 = 4 << 20;
 /// Smallest stack it leaves, however little memory there is.
 pub const STACK_MIN: u64 = 64 << 10;
 
@@ -162,7 +162,9 @@ impl FreeList {
 }
 
 /// The heap between the image end and the stack: `[align_up(end, 4K), top)`,
-/// where the stack keeps a quarter of the rest, between 64 KiB and 1 MiB.
+/// where the stack keeps a quarter of the rest, between 64 KiB and 4 MiB. At 4 MiB
+/// the guard page starts a 2 MiB block the boot stack does not use, which lets
+/// x86_64 map that block after boot (`paging::map_deferred_guard`).
 /// `None` if nothing is left.
 pub fn heap_bounds(image_end: u64, mem_size: u64) -> Option<(u64, u64)> {
     let start = image_end.checked_add(0xFFF)? & !0xFFF;

@@ -95,6 +95,9 @@ pub struct PageTables<D> {
     pub pt_low: Table,
     /// 4 KiB pages of the 2 MiB that hold the stack guard page.
     pub pt_guard: Table,
+    /// The guard's 2 MiB block when [`build_deferring_guard`](Self::build_deferring_guard)
+    /// left it unmapped: (entry index, block base, guard page).
+    deferred_guard: Option<(usize, u64, u64)>,
     encoding: PhantomData<D>,
 }
 
@@ -107,6 +110,7 @@ impl<D: Descriptors> PageTables<D> {
         dir: [Table::EMPTY; DIRS],
         pt_low: Table::low_pages::<D>(),
         pt_guard: Table::EMPTY,
+        deferred_guard: None,
         encoding: PhantomData,
     };
 
@@ -115,6 +119,32 @@ impl<D: Descriptors> PageTables<D> {
     /// (if any) unmapped. The tables' own addresses are their physical addresses.
     /// Starts from [`NEW`](Self::NEW), whose first-2-MiB pages it does not rewrite.
     pub fn build(&mut self, mem_size: u64, guard: Option<u64>) {
+        self.build_with(mem_size, guard, false);
+    }
+
+    /// Like [`build`](Self::build), but if the guard page's 2 MiB block is neither the first
+    /// nor the last, leaves that block not present: [`map_deferred_guard`](Self::map_deferred_guard)
+    /// maps it later. Why: filling its 512 page entries at CPL 0 costs ~5 ms on kvm-pvm
+    /// (ABI.md §8), at CPL 3 microseconds. The caller must not touch that block in between;
+    /// the last block, which holds the boot stack's top, is always mapped now.
+    pub fn build_deferring_guard(&mut self, mem_size: u64, guard: Option<u64>) {
+        self.build_with(mem_size, guard, true);
+    }
+
+    /// Maps the block [`build_deferring_guard`](Self::build_deferring_guard) left out, if any.
+    /// On x86 a not-present entry becoming present needs no TLB invalidation (not-present
+    /// entries are never cached), so this works at CPL 3, the tables being user-writable.
+    /// (Arm would also need a DSB and ISB; its port does not defer.)
+    pub fn map_deferred_guard(&mut self) {
+        if let Some((n, base, guard)) = self.deferred_guard.take() {
+            let entry = fill_pages::<D>(&mut self.pt_guard, base, Some(guard));
+            // The page entries must be in memory before the walker can reach them.
+            core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+            self.dir[n / ENTRIES].0[n % ENTRIES] = entry;
+        }
+    }
+
+    fn build_with(&mut self, mem_size: u64, guard: Option<u64>, defer: bool) {
         let mem_size = mem_size.min(MAX_MEM) & !(BLOCK - 1);
         let guard = guard.map(|g| g & !(PAGE - 1)).filter(|&g| g >= RO_END && g < mem_size);
         self.top.0[0] = self.gib.addr() | D::TABLE;
@@ -128,6 +158,9 @@ impl<D: Descriptors> PageTables<D> {
             } else if n == 0 {
                 // Already right since compile time (NEW).
                 self.pt_low.addr() | D::TABLE
+            } else if holds_guard && defer && n + 1 < blocks {
+                self.deferred_guard = guard.map(|g| (n, base, g));
+                0
             } else if holds_guard {
                 fill_pages::<D>(&mut self.pt_guard, base, guard)
             } else {
@@ -181,15 +214,28 @@ mod runtime {
     /// Builds the page tables for `mem_size` bytes, with the page at
     /// `stack_guard` left unmapped, and returns the root for the port to load.
     /// Called once at boot.
-    pub(crate) fn build_tables(mem_size: u64, stack_guard: Option<u64>) -> u64 {
+    /// With `defer`, the guard's block may be left for [`map_deferred_guard`].
+    pub(crate) fn build_tables(mem_size: u64, stack_guard: Option<u64>, defer: bool) -> u64 {
         let tables = TABLES.get();
         // SAFETY: called once at boot, before anything else uses TABLES.
         let root = unsafe {
-            (*tables).build(mem_size, stack_guard);
+            if defer {
+                (*tables).build_deferring_guard(mem_size, stack_guard);
+            } else {
+                (*tables).build(mem_size, stack_guard);
+            }
             (*tables).root()
         };
         STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
         root
+    }
+
+    /// Maps the stack guard's block if boot deferred it. Called once, first thing in `main`'s
+    /// thread (the only one), before the heap or the deep stack is used.
+    pub(crate) fn map_deferred_guard() {
+        // SAFETY: boot is over and nothing else holds a reference into TABLES; the entry
+        // it writes was not present, so no translation in use changes.
+        unsafe { (*TABLES.get()).map_deferred_guard() }
     }
 
     /// The page under the stack, if there is one: a fault there is a stack overflow.
@@ -201,7 +247,7 @@ mod runtime {
     }
 }
 #[cfg(target_os = "none")]
-pub(crate) use runtime::{build_tables, stack_guard};
+pub(crate) use runtime::{build_tables, map_deferred_guard, stack_guard};
 
 #[cfg(test)]
 mod tests {
@@ -257,6 +303,29 @@ mod tests {
             let addr = GIB + BLOCK + i as u64 * PAGE;
             assert_eq!(e, if addr == guard & !(PAGE - 1) { 0 } else { addr | 0x4 }, "page at {addr:#x}");
         }
+    }
+
+    #[test]
+    fn a_deferred_guard_block_is_absent_until_mapped_then_as_built_at_once() {
+        let mem = 512 << 20;
+        let guard = mem - (4 << 20);
+        let n = (guard / BLOCK) as usize;
+        let mut t = Box::new(PageTables::<Tagged>::NEW);
+        t.build_deferring_guard(mem, Some(guard));
+        assert_eq!(t.dir[0].0[n], 0, "the guard's block waits");
+        assert!(used(&t.pt_guard).is_empty());
+        assert_eq!(t.dir[0].0[n + 1], (guard + BLOCK) | 0x2, "the stack's top block is mapped now");
+        t.map_deferred_guard();
+        let at_once = build(mem, Some(guard));
+        assert_eq!(t.dir[0].0[n], t.pt_guard.addr() | 0x1);
+        assert_eq!(t.pt_guard.0[0], 0, "the guard page");
+        assert_eq!(t.pt_guard.0[1..], at_once.pt_guard.0[1..]);
+        assert_eq!(used(&t.dir[0]).len(), used(&at_once.dir[0]).len());
+        // The last block (the boot stack's top) is never deferred.
+        let mut t = Box::new(PageTables::<Tagged>::NEW);
+        t.build_deferring_guard(mem, Some(mem - (1 << 20)));
+        assert_eq!(t.dir[0].0[255], t.pt_guard.addr() | 0x1);
+        assert_eq!(t.deferred_guard, None);
     }
 
     #[test]

@@ -53,6 +53,20 @@ fn fault_reports_the_trap_and_exits_255() {
 }
 
 #[test]
+fn a_stack_overflow_hits_the_guard_page_at_any_memory_size() {
+    if !kvm_available("a_stack_overflow_hits_the_guard_page_at_any_memory_size") {
+        return;
+    }
+    // 512 MiB: the guard's page table is filled at CPL 3 after boot; 4 MiB: at boot.
+    for mem in ["--mem=512", "--mem=4"] {
+        let img = tender_tests::image("fault");
+        let o = tender_tests::tender_run(&[mem.as_ref(), img.as_os_str(), "stack".as_ref()]);
+        o.expect_code(255).expect_stdout("stack overflow: cr2 is in the guard page");
+        assert!(!o.stdout.contains("FAIL"), "{mem}: {}", o.stdout);
+    }
+}
+
+#[test]
 fn globals_are_initialized_and_bss_is_zero() {
     if !kvm_available("globals_are_initialized_and_bss_is_zero") {
         return;

@@ -1,5 +1,7 @@
 //! fault: writes to an unmapped address; the runtime's page-fault handler
 //! reports vector 14 with cr2 = that address and halts with status 255.
+//! `fault stack` instead recurses until the stack runs into its guard page,
+//! which the handler names as a stack overflow.
 #![no_std]
 #![no_main]
 
@@ -12,10 +14,25 @@ guest_rt::entry!(main);
 const UNMAPPED: usize = 0x8;
 
 fn main() -> i32 {
+    if guest_rt::args().next() == Some("stack") {
+        println!("fault: recursing until the stack overflows");
+        let depth = recurse(0);
+        println!("FAIL: {depth} frames and no fault");
+        return 1;
+    }
     println!("fault: writing to unmapped address {UNMAPPED:#x}");
     // SAFETY: deliberately not sound: the page is not present, so the store
     // faults and the trap handler ends the guest; nothing reads the memory.
     unsafe { core::ptr::write_volatile(UNMAPPED as *mut u64, 0xdead_beef) };
     println!("FAIL: the write to {UNMAPPED:#x} did not fault");
     1
+}
+
+/// Uses a 4 KiB frame per call, forever (the trap handler ends it).
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 512]);
+    if depth == u64::MAX {
+        return frame[0];
+    }
+    core::hint::black_box(recurse(depth + 1)) + frame[511]
 }
