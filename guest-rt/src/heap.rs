@@ -178,6 +178,9 @@ pub fn heap_bounds(image_end: u64, mem_size: u64) -> Option<(u64, u64)> {
 pub(crate) use self::guest::init;
 #[cfg(target_os = "none")]
 pub use self::guest::{free_bytes, range};
+// Only the x86_64 port maps memory lazily past the image.
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
+pub(crate) use self::guest::image_end;
 
 #[cfg(target_os = "none")]
 mod guest {
@@ -215,7 +218,7 @@ mod guest {
     /// Hands the memory between `_end` and the stack to the allocator (once, at
     /// boot); returns the heap's range.
     pub(crate) fn init(mem_size: u64) -> Option<(u64, u64)> {
-        let end = core::ptr::addr_of!(_end) as u64;
+        let end = image_end();
         let (start, top) = heap_bounds(end, mem_size)?;
         // SAFETY: called once before `main`; [start, top) is guest RAM above the
         // image and below the stack reserve, used by nothing else.
@@ -224,6 +227,11 @@ mod guest {
             (*HEAP.list.get()).add_region(start as usize, (top - start) as usize);
         }
         Some((start, top))
+    }
+
+    /// End of the image (its `.bss` included).
+    pub(crate) fn image_end() -> u64 {
+        core::ptr::addr_of!(_end) as u64
     }
 
     /// The heap's address range `[start, end)`.

@@ -95,9 +95,9 @@ pub struct PageTables<D> {
     pub pt_low: Table,
     /// 4 KiB pages of the 2 MiB that hold the stack guard page.
     pub pt_guard: Table,
-    /// The guard's 2 MiB block when [`build_deferring_guard`](Self::build_deferring_guard)
-    /// left it unmapped: (entry index, block base, guard page).
-    deferred_guard: Option<(usize, u64, u64)>,
+    /// The 2 MiB blocks [`build_lazily`](Self::build_lazily) left unmapped, as
+    /// (first, end, guard page).
+    deferred: Option<(usize, usize, Option<u64>)>,
     encoding: PhantomData<D>,
 }
 
@@ -110,7 +110,7 @@ impl<D: Descriptors> PageTables<D> {
         dir: [Table::EMPTY; DIRS],
         pt_low: Table::low_pages::<D>(),
         pt_guard: Table::EMPTY,
-        deferred_guard: None,
+        deferred: None,
         encoding: PhantomData,
     };
 
@@ -119,61 +119,65 @@ impl<D: Descriptors> PageTables<D> {
     /// (if any) unmapped. The tables' own addresses are their physical addresses.
     /// Starts from [`NEW`](Self::NEW), whose first-2-MiB pages it does not rewrite.
     pub fn build(&mut self, mem_size: u64, guard: Option<u64>) {
-        self.build_with(mem_size, guard, false);
+        self.build_lazily(mem_size, guard, u64::MAX);
     }
 
-    /// Like [`build`](Self::build), but if the guard page's 2 MiB block is neither the first
-    /// nor the last, leaves that block not present: [`map_deferred_guard`](Self::map_deferred_guard)
-    /// maps it later. Why: filling its 512 page entries at CPL 0 costs ~5 ms on kvm-pvm
-    /// (ABI.md §8), at CPL 3 microseconds. The caller must not touch that block in between;
-    /// the last block, which holds the boot stack's top, is always mapped now.
-    pub fn build_deferring_guard(&mut self, mem_size: u64, guard: Option<u64>) {
-        self.build_with(mem_size, guard, true);
-    }
-
-    /// Maps the block [`build_deferring_guard`](Self::build_deferring_guard) left out, if any.
-    /// On x86 a not-present entry becoming present needs no TLB invalidation (not-present
-    /// entries are never cached), so this works at CPL 3, the tables being user-writable.
-    /// (Arm would also need a DSB and ISB; its port does not defer.)
-    pub fn map_deferred_guard(&mut self) {
-        if let Some((n, base, guard)) = self.deferred_guard.take() {
-            let entry = fill_pages::<D>(&mut self.pt_guard, base, Some(guard));
-            // The page entries must be in memory before the walker can reach them.
-            core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-            self.dir[n / ENTRIES].0[n % ENTRIES] = entry;
-        }
-    }
-
-    fn build_with(&mut self, mem_size: u64, guard: Option<u64>, defer: bool) {
+    /// Like [`build`](Self::build), but maps now only the first 2 MiB, the blocks below
+    /// `boot_end` (the image) and the last block (the boot stack's top); the blocks between
+    /// stay not present until [`map_deferred`](Self::map_deferred). Why: each entry written
+    /// at CPL 0 costs ~14 µs on kvm-pvm (ABI.md §8), the guard page's 512 about 5 ms; at
+    /// CPL 3 they cost microseconds. Nothing may touch the deferred blocks in between.
+    pub fn build_lazily(&mut self, mem_size: u64, guard: Option<u64>, boot_end: u64) {
         let mem_size = mem_size.min(MAX_MEM) & !(BLOCK - 1);
         let guard = guard.map(|g| g & !(PAGE - 1)).filter(|&g| g >= RO_END && g < mem_size);
         self.top.0[0] = self.gib.addr() | D::TABLE;
         let blocks = (mem_size / BLOCK) as usize;
-        for n in 0..blocks {
-            let base = n as u64 * BLOCK;
-            let holds_guard = guard.is_some_and(|g| g & !(BLOCK - 1) == base);
-            let entry = if n == 0 && holds_guard {
-                // Only with 2 MiB of memory: the guard page is in the first 2 MiB.
-                fill_pages::<D>(&mut self.pt_low, base, guard)
-            } else if n == 0 {
-                // Already right since compile time (NEW).
-                self.pt_low.addr() | D::TABLE
-            } else if holds_guard && defer && n + 1 < blocks {
-                self.deferred_guard = guard.map(|g| (n, base, g));
-                0
-            } else if holds_guard {
-                fill_pages::<D>(&mut self.pt_guard, base, guard)
-            } else {
-                base | D::BLOCK_RW
-            };
-            self.dir[n / ENTRIES].0[n % ENTRIES] = entry;
+        let lazy_start = (boot_end.div_ceil(BLOCK).max(1) as usize).min(blocks);
+        let lazy_end = blocks.saturating_sub(1).max(lazy_start);
+        for n in (0..lazy_start).chain(lazy_end..blocks) {
+            self.map_block(n, guard);
         }
+        self.deferred = (lazy_start < lazy_end).then_some((lazy_start, lazy_end, guard));
         for gib in 0..blocks.div_ceil(ENTRIES) {
             self.gib.0[gib] = self.dir[gib].addr() | D::TABLE;
         }
         for &(index, entry) in D::FIXED_GIB {
             self.gib.0[index] = entry;
         }
+    }
+
+    /// Maps the blocks [`build_lazily`](Self::build_lazily) left out, if any. On x86 a
+    /// not-present entry becoming present needs no TLB invalidation (not-present entries are
+    /// never cached), so this works at CPL 3, the tables being user-writable. (Arm would also
+    /// need a DSB and ISB; its port maps everything at boot.)
+    pub fn map_deferred(&mut self) {
+        if let Some((start, end, guard)) = self.deferred.take() {
+            for n in start..end {
+                self.map_block(n, guard);
+            }
+        }
+    }
+
+    /// Writes the entry for 2 MiB block `n`: 4 KiB pages if it holds the guard page (or is
+    /// the first, whose pages are in `pt_low` since compile time), else one block entry.
+    fn map_block(&mut self, n: usize, guard: Option<u64>) {
+        let base = n as u64 * BLOCK;
+        let holds_guard = guard.is_some_and(|g| g & !(BLOCK - 1) == base);
+        let entry = if n == 0 && holds_guard {
+            // Only with 2 MiB of memory: the guard page is in the first 2 MiB.
+            fill_pages::<D>(&mut self.pt_low, base, guard)
+        } else if n == 0 {
+            // Already right since compile time (NEW).
+            self.pt_low.addr() | D::TABLE
+        } else if holds_guard {
+            let entry = fill_pages::<D>(&mut self.pt_guard, base, guard);
+            // The page entries must be in memory before the walker can reach them.
+            core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+            entry
+        } else {
+            base | D::BLOCK_RW
+        };
+        self.dir[n / ENTRIES].0[n % ENTRIES] = entry;
     }
 
     /// The root table's address (for CR3 / TTBR0_EL1).
@@ -214,28 +218,25 @@ mod runtime {
     /// Builds the page tables for `mem_size` bytes, with the page at
     /// `stack_guard` left unmapped, and returns the root for the port to load.
     /// Called once at boot.
-    /// With `defer`, the guard's block may be left for [`map_deferred_guard`].
-    pub(crate) fn build_tables(mem_size: u64, stack_guard: Option<u64>, defer: bool) -> u64 {
+    /// With `boot_end` below the top of memory, the blocks from there up to the last are left
+    /// for [`map_deferred`] (see `PageTables::build_lazily`).
+    pub(crate) fn build_tables(mem_size: u64, stack_guard: Option<u64>, boot_end: u64) -> u64 {
         let tables = TABLES.get();
         // SAFETY: called once at boot, before anything else uses TABLES.
         let root = unsafe {
-            if defer {
-                (*tables).build_deferring_guard(mem_size, stack_guard);
-            } else {
-                (*tables).build(mem_size, stack_guard);
-            }
+            (*tables).build_lazily(mem_size, stack_guard, boot_end);
             (*tables).root()
         };
         STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
         root
     }
 
-    /// Maps the stack guard's block if boot deferred it. Called once, first thing in `main`'s
-    /// thread (the only one), before the heap or the deep stack is used.
-    pub(crate) fn map_deferred_guard() {
-        // SAFETY: boot is over and nothing else holds a reference into TABLES; the entry
-        // it writes was not present, so no translation in use changes.
-        unsafe { (*TABLES.get()).map_deferred_guard() }
+    /// Maps the memory boot left unmapped, if any. Called once, first thing at CPL 3 (the
+    /// only thread), before the heap or the deep stack is used.
+    pub(crate) fn map_deferred() {
+        // SAFETY: boot is over and nothing else holds a reference into TABLES; the entries
+        // it writes were not present, so no translation in use changes.
+        unsafe { (*TABLES.get()).map_deferred() }
     }
 
     /// The page under the stack, if there is one: a fault there is a stack overflow.
@@ -247,7 +248,7 @@ mod runtime {
     }
 }
 #[cfg(target_os = "none")]
-pub(crate) use runtime::{build_tables, map_deferred_guard, stack_guard};
+pub(crate) use runtime::{build_tables, map_deferred, stack_guard};
 
 #[cfg(test)]
 mod tests {
@@ -306,26 +307,44 @@ mod tests {
     }
 
     #[test]
-    fn a_deferred_guard_block_is_absent_until_mapped_then_as_built_at_once() {
-        let mem = 512 << 20;
+    fn lazy_blocks_are_absent_until_mapped_then_as_built_at_once() {
+        let mem = (1 << 30) + (512 << 20);
         let guard = mem - (4 << 20);
-        let n = (guard / BLOCK) as usize;
+        let boot_end = (3 << 20) + 5;
         let mut t = Box::new(PageTables::<Tagged>::NEW);
-        t.build_deferring_guard(mem, Some(guard));
-        assert_eq!(t.dir[0].0[n], 0, "the guard's block waits");
+        t.build_lazily(mem, Some(guard), boot_end);
+        let blocks = (mem / BLOCK) as usize;
+        let entry = |t: &PageTables<Tagged>, n: usize| t.dir[n / ENTRIES].0[n % ENTRIES];
+        // Boot needs the image's blocks (0..=1 for an image ending in block 1) and the last.
+        assert!((0..2).chain([blocks - 1]).all(|n| entry(&t, n) != 0));
+        assert!((2..blocks - 1).all(|n| entry(&t, n) == 0), "nothing else yet");
         assert!(used(&t.pt_guard).is_empty());
-        assert_eq!(t.dir[0].0[n + 1], (guard + BLOCK) | 0x2, "the stack's top block is mapped now");
-        t.map_deferred_guard();
+        assert_eq!(used(&t.gib)[..2], [(0, t.dir[0].addr() | 0x1), (1, t.dir[1].addr() | 0x1)]);
+        t.map_deferred();
         let at_once = build(mem, Some(guard));
-        assert_eq!(t.dir[0].0[n], t.pt_guard.addr() | 0x1);
-        assert_eq!(t.pt_guard.0[0], 0, "the guard page");
-        assert_eq!(t.pt_guard.0[1..], at_once.pt_guard.0[1..]);
-        assert_eq!(used(&t.dir[0]).len(), used(&at_once.dir[0]).len());
-        // The last block (the boot stack's top) is never deferred.
+        for n in 0..blocks {
+            let want = entry(&at_once, n);
+            // The same entries, but pointing at t's own page tables.
+            let want = match want {
+                _ if want == at_once.pt_guard.addr() | 0x1 => t.pt_guard.addr() | 0x1,
+                _ if want == at_once.pt_low.addr() | 0x1 => t.pt_low.addr() | 0x1,
+                _ => want,
+            };
+            assert_eq!(entry(&t, n), want, "block {n}");
+        }
+        assert_eq!(t.pt_guard.0, at_once.pt_guard.0);
+        assert_eq!(t.pt_guard.0[((guard % BLOCK) / PAGE) as usize], 0, "the guard page");
+        t.map_deferred();
+        assert_eq!(t.deferred, None, "once");
+        // A guard in the last block is mapped at boot with it; so is a small guest.
         let mut t = Box::new(PageTables::<Tagged>::NEW);
-        t.build_deferring_guard(mem, Some(mem - (1 << 20)));
-        assert_eq!(t.dir[0].0[255], t.pt_guard.addr() | 0x1);
-        assert_eq!(t.deferred_guard, None);
+        t.build_lazily(8 << 20, Some((8 << 20) - 0x8000), 1 << 20);
+        assert_eq!(t.dir[0].0[3], t.pt_guard.addr() | 0x1);
+        assert_eq!(t.deferred, Some((1, 3, Some((8 << 20) - 0x8000))));
+        let mut t = Box::new(PageTables::<Tagged>::NEW);
+        t.build_lazily(4 << 20, None, 1 << 20);
+        assert_eq!(t.deferred, None);
+        assert_eq!(used(&t.dir[0]).len(), 2);
     }
 
     #[test]

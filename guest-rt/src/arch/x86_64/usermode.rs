@@ -11,11 +11,14 @@ use super::descriptors::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use core::arch::asm;
 
 /// Builds and loads the page tables for `mem_size` bytes, with the page at
-/// `stack_guard` left unmapped. Called once at boot, at CPL 0. The guard's own
-/// page table is usually filled later at CPL 3 (`paging::map_deferred_guard`),
-/// where the 512 writes are cheap on kvm-pvm.
+/// `stack_guard` left unmapped. Called once at boot, at CPL 0. Only the image
+/// and the stack's top are mapped now; the rest, with the guard's page table, is
+/// mapped first thing at CPL 3 (`paging::map_deferred`), where the writes are
+/// cheap on kvm-pvm.
 pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
-    let root = crate::paging::build_tables(mem_size, stack_guard, true);
+    // A page past the image also covers the heap's first free-list header.
+    let boot_end = crate::heap::image_end() + crate::paging::PAGE;
+    let root = crate::paging::build_tables(mem_size, stack_guard, boot_end);
     // SAFETY: the new tables identity-map all guest memory the runtime uses
     // (image, stack, heap, boot info) with the same addresses as the tender's,
     // so execution continues unchanged; they live in a static forever.
