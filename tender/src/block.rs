@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 /// Default sector size.
 pub const DEFAULT_BLOCK_SIZE: u64 = 512;
 
+/// One block device to attach: its manifest name, its file and its sector size
+/// (`None`: [`DEFAULT_BLOCK_SIZE`]). Built by the command line, read by `Devices::attach`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockConfig {
+    pub name: String,
+    pub path: PathBuf,
+    pub sector_size: Option<u64>,
+}
+
 /// Why a block device could not be attached.
 #[derive(Debug, thiserror::Error)]
 pub enum BlockError {

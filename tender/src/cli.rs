@@ -3,6 +3,8 @@
 //! Hand-written rather than clap: device options carry the device name inside the
 //! option itself (`--block:NAME=PATH`), which solo5-hvt users and scripts rely on.
 
+use crate::block::BlockConfig;
+use crate::net::{NetConfig, NetSource};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -36,38 +38,13 @@ pub enum Command {
     Run(Config),
 }
 
-/// Where a network device's TAP comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NetSource {
-    /// A TAP interface by name.
-    Iface(String),
-    /// An already-open TAP file descriptor (`@FD`).
-    Fd(i32),
-}
-
-/// A `--block:NAME=PATH` option (with its `--block-sector-size`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockOpt {
-    pub name: String,
-    pub path: PathBuf,
-    pub sector_size: Option<u64>,
-}
-
-/// A `--net:NAME=IFACE|@FD` option (with its `--net-mac`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetOpt {
-    pub name: String,
-    pub source: NetSource,
-    pub mac: Option<[u8; 6]>,
-}
-
 /// A validated command line for running a unikernel.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Config {
     /// `--mem` in MiB as given (sizing rules are applied later, in order).
     pub mem_mib: Option<u64>,
-    pub blocks: Vec<BlockOpt>,
-    pub nets: Vec<NetOpt>,
+    pub blocks: Vec<BlockConfig>,
+    pub nets: Vec<NetConfig>,
     pub kernel: PathBuf,
     /// The guest command line: ARGS joined by single spaces (bytes, as given).
     pub cmdline: Vec<u8>,
@@ -141,7 +118,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 if cfg.blocks.iter().any(|b| b.name == name) {
                     return Err(CliError::DuplicateDevice(name));
                 }
-                cfg.blocks.push(BlockOpt { name, path, sector_size: None });
+                cfg.blocks.push(BlockConfig { name, path, sector_size: None });
                 continue;
             }
         };
@@ -187,7 +164,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
             if cfg.blocks.iter().any(|b| b.name == name) {
                 return Err(CliError::DuplicateDevice(name));
             }
-            cfg.blocks.push(BlockOpt { name, path: path.into(), sector_size: None });
+            cfg.blocks.push(BlockConfig { name, path: path.into(), sector_size: None });
         } else if let Some((name, n)) = device_opt(&arg, "--block-sector-size:")? {
             let size = parse_decimal(&n)
                 .filter(|s| *s >= 512 && s.is_power_of_two())
@@ -210,7 +187,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
                 None if !src.is_empty() => NetSource::Iface(src),
                 None => return Err(CliError::Malformed { option: "--net", value: src }),
             };
-            cfg.nets.push(NetOpt { name, source, mac: None });
+            cfg.nets.push(NetConfig { name, source, mac: None });
         } else if let Some((name, m)) = device_opt(&arg, "--net-mac:")? {
             let mac = parse_mac(&m).ok_or(CliError::Malformed { option: "--net-mac", value: m })?;
             macs.push((name, mac));

@@ -2,11 +2,9 @@
 //! manifest (declared, same type), opened, and recorded in the manifest copy;
 //! every declared device must end up attached (ABI.md §6).
 
-use crate::block::{BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
-use crate::cli::Config;
-use crate::cli::NetSource;
+use crate::block::{BlockConfig, BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
 use crate::manifest::{DeviceKind, Manifest};
-use crate::net::{NetDevice, NetError, Tap};
+use crate::net::{NetConfig, NetDevice, NetError, NetSource, Tap};
 
 /// A device option that does not fit the image's manifest, or cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +63,8 @@ fn declared(manifest: &Manifest, name: &str, kind: DeviceKind) -> Result<usize, 
 impl Devices {
     /// Checks that every `@FD` given for a net device is open, before tender opens any file
     /// of its own that could take a closed number (and make the error misleading).
-    pub fn check_inherited_fds(cfg: &Config) -> Result<(), DeviceError> {
-        for n in &cfg.nets {
+    pub fn check_inherited_fds(nets: &[NetConfig]) -> Result<(), DeviceError> {
+        for n in nets {
             if let NetSource::Fd(fd) = n.source {
                 Tap::check_open(fd).map_err(|source| NetError::Tap { name: n.name.clone(), source })?;
             }
@@ -76,24 +74,28 @@ impl Devices {
 
     /// Checks every device option against the manifest, then opens each and fills
     /// in its manifest entry.
-    pub fn attach(cfg: &Config, manifest: &mut Manifest) -> Result<Devices, DeviceError> {
-        for b in &cfg.blocks {
+    pub fn attach(
+        blocks: &[BlockConfig],
+        nets: &[NetConfig],
+        manifest: &mut Manifest,
+    ) -> Result<Devices, DeviceError> {
+        for b in blocks {
             declared(manifest, &b.name, DeviceKind::Block)?;
         }
-        for n in &cfg.nets {
+        for n in nets {
             declared(manifest, &n.name, DeviceKind::Net)?;
             if let NetSource::Fd(fd) = n.source {
                 Tap::check_open(fd).map_err(|source| NetError::Tap { name: n.name.clone(), source })?;
             }
         }
         let mut devices = Devices::default();
-        for b in &cfg.blocks {
+        for b in blocks {
             let handle = declared(manifest, &b.name, DeviceKind::Block)?;
             let dev = BlockDevice::open(&b.name, &b.path, b.sector_size.unwrap_or(DEFAULT_BLOCK_SIZE))?;
             manifest.attach_block(handle, dev.capacity, dev.block_size as u16);
             devices.insert(handle, Device::Block(dev));
         }
-        for n in &cfg.nets {
+        for n in nets {
             let handle = declared(manifest, &n.name, DeviceKind::Net)?;
             let dev = NetDevice::open(n)?;
             manifest.attach_net(handle, dev.mac, dev.mtu);

@@ -84,7 +84,7 @@ const ABORTED: i32 = 255;
 pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     // Inherited TAP fds first, while no file of tender's can have taken a closed number; then
     // signals: a SIGINT/SIGTERM during a slow step still ends tender with its message.
-    Devices::check_inherited_fds(cfg)?;
+    Devices::check_inherited_fds(&cfg.nets)?;
     signal::install().map_err(LaunchError::Signals)?;
     let path = cfg.kernel.clone();
     let (file, file_len) = open_kernel(&path)?;
@@ -96,7 +96,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let mft = elf::read_manifest_note(&head).map_err(image_err)?;
     let mut manifest =
         Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
-    let devices = Devices::attach(cfg, &mut manifest)?;
+    let devices = Devices::attach(&cfg.blocks, &cfg.nets, &mut manifest)?;
 
     let (mem_size, warning) = memsize::guest_mem_size(cfg.mem_mib)?;
     if let Some(w) = warning {

@@ -1,10 +1,11 @@
 //! Network devices: a TAP per device, with its MAC and MTU for the manifest.
 
+pub mod config;
 pub mod tap;
 
-use crate::cli::{NetOpt, NetSource};
 use crate::diag::Limited;
 use abi::hypercall::Ret;
+pub use config::{NetConfig, NetSource};
 pub use tap::{Tap, TapError};
 
 /// Why a network device could not be attached.
@@ -47,7 +48,7 @@ pub fn random_mac() -> std::io::Result<[u8; 6]> {
 
 impl NetDevice {
     /// Opens the TAP named or passed by `opt`.
-    pub fn open(opt: &NetOpt) -> Result<NetDevice, NetError> {
+    pub fn open(opt: &NetConfig) -> Result<NetDevice, NetError> {
         let name = opt.name.clone();
         let tap = match &opt.source {
             NetSource::Iface(iface) => Tap::open(iface),
