@@ -1,0 +1,136 @@
+//! The device benchmarks, each against the host doing the same thing directly: hypercall
+//! round trips vs bare exits, block I/O vs pread/pwrite, ping and TCP over a TAP.
+
+use super::*;
+
+impl Bench {
+    fn disk(&self, name: &str, size: u64) -> Result<PathBuf, String> {
+        let p = self.scratch.join(name);
+        let f = std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        f.set_len(size).map_err(|e| e.to_string())?;
+        Ok(p)
+    }
+
+    pub(super) fn hypercall(&self, rows: &mut Vec<Row>) -> Result<(), String> {
+        let n = if self.quick { 2000 } else { 100_000 };
+        let disk = self.disk("hc.img", 1 << 20)?;
+        let out = output(
+            Command::new(&self.tender)
+                .arg(format!("--block:storage={}", disk.display()))
+                .arg(self.image("bench"))
+                .args(["hypercall", &n.to_string()]),
+        )?;
+        let guest = value(&out, "hypercall_ns").ok_or("no hypercall_ns from the guest")?;
+        let floor = value(&output(Command::new(&self.floor).args(["--exits", &n.to_string()]))?, "exit_ns")
+            .ok_or("no exit_ns from the floor")?;
+        rows.push(row(
+            format!("hypercall round trip ({n} WALLTIME)"),
+            format!("{guest} ns"),
+            format!("{floor} ns (bare exit)"),
+            Some(guest as f64 / floor.max(1) as f64),
+            "≤ 1.2x",
+        ));
+        Ok(())
+    }
+
+    /// Host MB/s writing, then reading, `total` bytes in `size` requests of `path`.
+    fn host_io(path: &Path, size: u64, total: u64) -> Result<(u64, u64), String> {
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(|e| e.to_string())?;
+        let mut buf = vec![0x5au8; size as usize];
+        let start = Instant::now();
+        for off in (0..total).step_by(size as usize) {
+            f.write_all_at(&buf, off).map_err(|e| e.to_string())?;
+        }
+        let w = total * 1000 / (start.elapsed().as_nanos() as u64).max(1);
+        let start = Instant::now();
+        for off in (0..total).step_by(size as usize) {
+            f.read_exact_at(&mut buf, off).map_err(|e| e.to_string())?;
+        }
+        let r = total * 1000 / (start.elapsed().as_nanos() as u64).max(1);
+        Ok((w, r))
+    }
+
+    pub(super) fn block(&self, rows: &mut Vec<Row>) -> Result<(), String> {
+        let total: u64 = if self.quick { 8 << 20 } else { 256 << 20 };
+        let disk = self.disk("blk.img", total)?;
+        for size in [512u64, 4096, 65536, 1 << 20] {
+            // A smaller share for tiny requests: one exit each.
+            let bytes =
+                if size == 512 { total.min(if self.quick { 1 << 20 } else { 16 << 20 }) } else { total };
+            let out = output(
+                Command::new(&self.tender)
+                    .arg(format!("--block:storage={}", disk.display()))
+                    .arg(self.image("bench"))
+                    .args(["block", &size.to_string(), &bytes.to_string()]),
+            )?;
+            let (gw, gr) =
+                (value(&out, "block_write_mbps").unwrap_or(0), value(&out, "block_read_mbps").unwrap_or(0));
+            let (hw, hr) = Self::host_io(&disk, size, bytes)?;
+            let target = if size >= 65536 { "≥ 0.8x" } else { "shown" };
+            let label = if size >= 1024 { format!("{} KiB", size / 1024) } else { format!("{size} B") };
+            rows.push(row(
+                format!("block write, {label} requests"),
+                format!("{gw} MB/s"),
+                format!("{hw} MB/s (host pwrite)"),
+                Some(gw as f64 / hw.max(1) as f64),
+                target,
+            ));
+            rows.push(row(
+                format!("block read, {label} requests"),
+                format!("{gr} MB/s"),
+                format!("{hr} MB/s (host pread)"),
+                Some(gr as f64 / hr.max(1) as f64),
+                target,
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn net(&self, rows: &mut Vec<Row>) -> Result<(), String> {
+        let ns = format!("tender-bench-{}", std::process::id());
+        let ip = |args: &[&str]| run(Command::new("ip").args(args).stdout(Stdio::null()));
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        ip(&["netns", "add", &ns])?;
+        let result = (|| {
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+            ip(&["-n", &ns, "tuntap", "add", "tap0", "mode", "tap"])?;
+            ip(&["-n", &ns, "link", "set", "tap0", "up"])?;
+            ip(&["-n", &ns, "addr", "add", "10.0.0.1/24", "dev", "tap0"])?;
+            let count = if self.quick { 500 } else { 20_000 };
+            let mut guest = Command::new("ip")
+                .args(["netns", "exec", &ns])
+                .arg(&self.tender)
+                .arg("--net:service=tap0")
+                .arg(self.image("ping"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(500));
+            let start = Instant::now();
+            let ping = Command::new("ip")
+                .args(["netns", "exec", &ns, "ping", "-f", "-q", "-c", &count.to_string(), "10.0.0.2"])
+                .output();
+            let secs = start.elapsed().as_secs_f64();
+            let _ = guest.kill();
+            let _ = guest.wait();
+            let ping = ping.map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&ping.stdout);
+            if !text.contains(" 0% packet loss") {
+                return Err(format!("ping flood lost packets: {text}"));
+            }
+            let pps = count as f64 / secs;
+            rows.push(row(
+                format!("net: ping -f, {count} echoes"),
+                format!("{pps:.0} echoes/s"),
+                "n/a (no net ring yet)",
+                None,
+                "ring ≥ 2x hypercall path",
+            ));
+            Ok(())
+        })();
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        result
+    }
+}
