@@ -19,7 +19,7 @@ struct Idt([[u64; 2]; IDT_ENTRIES]);
 #[repr(C, align(16))]
 struct TrapStack([u8; TRAP_STACK_SIZE]);
 
-static GDT: RacyCell<Gdt> = RacyCell::new(Gdt([0; GDT_ENTRIES]));
+static GDT: RacyCell<Gdt> = RacyCell::new(Gdt([0, GDT_CODE, GDT_DATA, GDT_USER_CODE, GDT_USER_DATA, 0, 0]));
 static IDT: RacyCell<Idt> = RacyCell::new(Idt([[0; 2]; IDT_ENTRIES]));
 static TSS: RacyCell<Tss> = RacyCell::new(Tss::new(0));
 static TRAP_STACK: RacyCell<TrapStack> = RacyCell::new(TrapStack([0; TRAP_STACK_SIZE]));
@@ -33,10 +33,15 @@ pub fn init_cpu() {
     // SAFETY: runs once at boot before anything else reads these tables, on the
     // only vCPU with interrupts off, so these are the only references.
     let (gdt, idt) = unsafe {
-        *tss = Tss::new(stack_top);
+        // Only the address-dependent words are written here; the rest is in the
+        // statics since compile time (each CPL 0 store is costly on kvm-pvm, and a
+        // whole-struct assignment becomes a byte-wise memcpy).
+        (*tss).rsp[0] = stack_top;
+        (*tss).ist[0] = stack_top;
         let gdt = &mut (*GDT.get()).0;
         let [tss_lo, tss_hi] = tss_descriptor(tss as u64, TSS_SIZE as u32 - 1);
-        *gdt = [0, GDT_CODE, GDT_DATA, GDT_USER_CODE, GDT_USER_DATA, tss_lo, tss_hi];
+        gdt[5] = tss_lo;
+        gdt[6] = tss_hi;
         let idt = &mut (*IDT.get()).0;
         for (v, gate) in idt.iter_mut().enumerate() {
             *gate = interrupt_gate(trap_stub(v), CODE_SELECTOR, TRAP_IST);
