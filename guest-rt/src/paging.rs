@@ -95,9 +95,6 @@ pub struct PageTables<D> {
     pub pt_low: Table,
     /// 4 KiB pages of the 2 MiB that hold the stack guard page.
     pub pt_guard: Table,
-    /// The 2 MiB blocks [`build_lazily`](Self::build_lazily) left unmapped, as
-    /// (first, end, guard page).
-    deferred: Option<(usize, usize, Option<u64>)>,
     encoding: PhantomData<D>,
 }
 
@@ -110,7 +107,6 @@ impl<D: Descriptors> PageTables<D> {
         dir: [Table::EMPTY; DIRS],
         pt_low: Table::low_pages::<D>(),
         pt_guard: Table::EMPTY,
-        deferred: None,
         encoding: PhantomData,
     };
 
@@ -122,11 +118,10 @@ impl<D: Descriptors> PageTables<D> {
         self.build_lazily(mem_size, guard, u64::MAX);
     }
 
-    /// Like [`build`](Self::build), but maps now only the first 2 MiB, the blocks below
-    /// `boot_end` (the image) and the last block (the boot stack's top); the blocks between
-    /// stay not present until [`map_deferred`](Self::map_deferred). Why: each entry written
-    /// at CPL 0 costs ~14 µs on kvm-pvm (ABI.md §8), the guard page's 512 about 5 ms; at
-    /// CPL 3 they cost microseconds. Nothing may touch the deferred blocks in between.
+    /// Like [`build`](Self::build), but maps only the first 2 MiB, the blocks below
+    /// `boot_end` (the image) and the last block (the boot stack's top): boot tables.
+    /// Why: each entry written at CPL 0 costs ~14 µs on kvm-pvm (ABI.md §8), the guard
+    /// page's 512 about 5 ms; the whole map is then built at CPL 3 in a second set.
     pub fn build_lazily(&mut self, mem_size: u64, guard: Option<u64>, boot_end: u64) {
         let mem_size = mem_size.min(MAX_MEM) & !(BLOCK - 1);
         let guard = guard.map(|g| g & !(PAGE - 1)).filter(|&g| g >= RO_END && g < mem_size);
@@ -137,24 +132,11 @@ impl<D: Descriptors> PageTables<D> {
         for n in (0..lazy_start).chain(lazy_end..blocks) {
             self.map_block(n, guard);
         }
-        self.deferred = (lazy_start < lazy_end).then_some((lazy_start, lazy_end, guard));
         for gib in 0..blocks.div_ceil(ENTRIES) {
             self.gib.0[gib] = self.dir[gib].addr() | D::TABLE;
         }
         for &(index, entry) in D::FIXED_GIB {
             self.gib.0[index] = entry;
-        }
-    }
-
-    /// Maps the blocks [`build_lazily`](Self::build_lazily) left out, if any. On x86 a
-    /// not-present entry becoming present needs no TLB invalidation (not-present entries are
-    /// never cached), so this works at CPL 3, the tables being user-writable. (Arm would also
-    /// need a DSB and ISB; its port maps everything at boot.)
-    pub fn map_deferred(&mut self) {
-        if let Some((start, end, guard)) = self.deferred.take() {
-            for n in start..end {
-                self.map_block(n, guard);
-            }
         }
     }
 
@@ -212,31 +194,62 @@ mod runtime {
     use core::sync::atomic::{AtomicU64, Ordering};
 
     static TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::NEW);
+    /// The boot tables of `build_boot_tables` (only the image and the stack's top).
+    static BOOT_TABLES: RacyCell<PageTables> = RacyCell::new(PageTables::NEW);
     /// Address of the unmapped page under the stack (0: none).
     static STACK_GUARD: AtomicU64 = AtomicU64::new(0);
+    /// Guest memory for `build_final_tables` (0: nothing left to build).
+    static FINAL_MEM: AtomicU64 = AtomicU64::new(0);
 
     /// Builds the page tables for `mem_size` bytes, with the page at
     /// `stack_guard` left unmapped, and returns the root for the port to load.
     /// Called once at boot.
-    /// With `boot_end` below the top of memory, the blocks from there up to the last are left
-    /// for [`map_deferred`] (see `PageTables::build_lazily`).
-    pub(crate) fn build_tables(mem_size: u64, stack_guard: Option<u64>, boot_end: u64) -> u64 {
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    pub(crate) fn build_tables(mem_size: u64, stack_guard: Option<u64>) -> u64 {
         let tables = TABLES.get();
         // SAFETY: called once at boot, before anything else uses TABLES.
         let root = unsafe {
-            (*tables).build_lazily(mem_size, stack_guard, boot_end);
+            (*tables).build(mem_size, stack_guard);
             (*tables).root()
         };
         STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
         root
     }
 
-    /// Maps the memory boot left unmapped, if any. Called once, first thing at CPL 3 (the
-    /// only thread), before the heap or the deep stack is used.
-    pub(crate) fn map_deferred() {
-        // SAFETY: boot is over and nothing else holds a reference into TABLES; the entries
-        // it writes were not present, so no translation in use changes.
-        unsafe { (*TABLES.get()).map_deferred() }
+    /// Builds the boot tables (`PageTables::build_lazily`) and returns their root;
+    /// [`build_final_tables`] builds the whole map later. Called once at boot.
+    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
+    pub(crate) fn build_boot_tables(mem_size: u64, stack_guard: Option<u64>, boot_end: u64) -> u64 {
+        let tables = BOOT_TABLES.get();
+        // SAFETY: called once at boot, before anything else uses BOOT_TABLES.
+        let root = unsafe {
+            (*tables).build_lazily(mem_size, stack_guard, boot_end);
+            (*tables).root()
+        };
+        STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
+        FINAL_MEM.store(mem_size, Ordering::Relaxed);
+        root
+    }
+
+    /// Builds the whole map after [`build_boot_tables`] and returns its root to load;
+    /// `None` if there is nothing to build (already done, or boot built it all).
+    #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
+    pub(crate) fn build_final_tables() -> Option<u64> {
+        let mem_size = FINAL_MEM.swap(0, Ordering::Relaxed);
+        if mem_size == 0 {
+            return None;
+        }
+        let guard = match STACK_GUARD.load(Ordering::Relaxed) {
+            0 => None,
+            g => Some(g),
+        };
+        let tables = TABLES.get();
+        // SAFETY: runs once (FINAL_MEM is taken) on the only thread; TABLES is not in
+        // use yet (the boot tables are), so nothing else refers to it.
+        unsafe {
+            (*tables).build(mem_size, guard);
+            Some((*tables).root())
+        }
     }
 
     /// The page under the stack, if there is one: a fault there is a stack overflow.
@@ -248,7 +261,12 @@ mod runtime {
     }
 }
 #[cfg(target_os = "none")]
-pub(crate) use runtime::{build_tables, map_deferred, stack_guard};
+pub(crate) use runtime::stack_guard;
+// AArch64 maps everything at boot; x86_64 boots on partial tables and finishes at CPL 3.
+#[cfg(all(target_os = "none", target_arch = "aarch64"))]
+pub(crate) use runtime::build_tables;
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
+pub(crate) use runtime::{build_boot_tables, build_final_tables};
 
 #[cfg(test)]
 mod tests {
@@ -307,43 +325,33 @@ mod tests {
     }
 
     #[test]
-    fn lazy_blocks_are_absent_until_mapped_then_as_built_at_once() {
+    fn boot_tables_map_the_image_and_the_stack_top_as_the_full_map_does() {
         let mem = (1 << 30) + (512 << 20);
         let guard = mem - (4 << 20);
         let boot_end = (3 << 20) + 5;
         let mut t = Box::new(PageTables::<Tagged>::NEW);
         t.build_lazily(mem, Some(guard), boot_end);
+        let full = build(mem, Some(guard));
         let blocks = (mem / BLOCK) as usize;
         let entry = |t: &PageTables<Tagged>, n: usize| t.dir[n / ENTRIES].0[n % ENTRIES];
-        // Boot needs the image's blocks (0..=1 for an image ending in block 1) and the last.
-        assert!((0..2).chain([blocks - 1]).all(|n| entry(&t, n) != 0));
-        assert!((2..blocks - 1).all(|n| entry(&t, n) == 0), "nothing else yet");
-        assert!(used(&t.pt_guard).is_empty());
-        assert_eq!(used(&t.gib)[..2], [(0, t.dir[0].addr() | 0x1), (1, t.dir[1].addr() | 0x1)]);
-        t.map_deferred();
-        let at_once = build(mem, Some(guard));
-        for n in 0..blocks {
-            let want = entry(&at_once, n);
-            // The same entries, but pointing at t's own page tables.
-            let want = match want {
-                _ if want == at_once.pt_guard.addr() | 0x1 => t.pt_guard.addr() | 0x1,
-                _ if want == at_once.pt_low.addr() | 0x1 => t.pt_low.addr() | 0x1,
-                _ => want,
+        // The image ends in block 1: blocks 0 and 1, and the last (the stack's top).
+        for n in (0..2).chain([blocks - 1]) {
+            let want = match entry(&full, n) {
+                e if e == full.pt_low.addr() | 0x1 => t.pt_low.addr() | 0x1,
+                e => e,
             };
             assert_eq!(entry(&t, n), want, "block {n}");
         }
-        assert_eq!(t.pt_guard.0, at_once.pt_guard.0);
-        assert_eq!(t.pt_guard.0[((guard % BLOCK) / PAGE) as usize], 0, "the guard page");
-        t.map_deferred();
-        assert_eq!(t.deferred, None, "once");
-        // A guard in the last block is mapped at boot with it; so is a small guest.
+        assert!((2..blocks - 1).all(|n| entry(&t, n) == 0), "nothing else");
+        assert!(used(&t.pt_guard).is_empty(), "the guard's block is not needed at boot");
+        assert_eq!(used(&t.gib)[..2], [(0, t.dir[0].addr() | 0x1), (1, t.dir[1].addr() | 0x1)]);
+        // A guard in an eager block gets its pages at boot; a small guest is all eager.
         let mut t = Box::new(PageTables::<Tagged>::NEW);
         t.build_lazily(8 << 20, Some((8 << 20) - 0x8000), 1 << 20);
         assert_eq!(t.dir[0].0[3], t.pt_guard.addr() | 0x1);
-        assert_eq!(t.deferred, Some((1, 3, Some((8 << 20) - 0x8000))));
+        assert_eq!(t.dir[0].0[1..3], [0, 0]);
         let mut t = Box::new(PageTables::<Tagged>::NEW);
         t.build_lazily(4 << 20, None, 1 << 20);
-        assert_eq!(t.deferred, None);
         assert_eq!(used(&t.dir[0]).len(), 2);
     }
 

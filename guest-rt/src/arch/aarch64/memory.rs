@@ -11,8 +11,8 @@ use core::arch::asm;
 /// Builds and loads the page tables for `mem_size` bytes, with the page at
 /// `stack_guard` left unmapped. Called once at boot.
 pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
-    // All mapped now: on Arm late entries would need barriers, and EL1 is not slow here.
-    let root = crate::paging::build_tables(mem_size, stack_guard, u64::MAX);
+    // All mapped now: EL1 is not slow here (the x86_64 port finishes its map later).
+    let root = crate::paging::build_tables(mem_size, stack_guard);
     // SAFETY: the new tables identity-map everything the runtime uses (image,
     // stacks, heap, boot info, the hypercall window) at the same addresses and
     // with the same attributes as the tender's, so execution continues
@@ -37,3 +37,6 @@ pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
 pub fn enter_user(entry: extern "C" fn() -> !) -> ! {
     entry()
 }
+
+/// Nothing to finish: [`init_memory`] mapped everything at boot.
+pub fn finish_memory() {}

@@ -26,4 +26,4 @@ pub use hypercall::hypercall;
 pub use tables::init_cpu;
 pub use trapframe::TrapFrame;
 #[cfg(target_os = "none")]
-pub use usermode::{enter_user, init_memory};
+pub use usermode::{enter_user, finish_memory, init_memory};

@@ -14,6 +14,20 @@ global_asm!(
     ".irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
     ".p2align 4",
     ".Lguest_rt_stub_\\n:",
+    // #UD with a root pending is `usermode::finish_memory` asking for CR3 (see there):
+    // load it, step over its UD2 and return to CPL 3.
+    ".if \\n == 6",
+    "    push rax",
+    "    xor eax, eax",
+    "    xchg rax, [rip + {next_root}]",
+    "    test rax, rax",
+    "    jz 1f",
+    "    mov cr3, rax",
+    "    pop rax",
+    "    add qword ptr [rsp], 2",
+    "    iretq",
+    "1:  pop rax",
+    ".endif",
     ".if (\\n == 8) || ((\\n >= 10) && (\\n <= 14)) || (\\n == 17) || (\\n == 21) || (\\n == 29) || (\\n == 30)",
     ".else",
     "    push 0",
@@ -50,6 +64,7 @@ global_asm!(
     "    .quad .Lguest_rt_stub_\\n",
     ".endr",
     ".text",
+    next_root = sym super::usermode::GUEST_RT_NEXT_ROOT,
 );
 
 extern "C" {

@@ -9,16 +9,16 @@
 
 use super::descriptors::{USER_CODE_SELECTOR, USER_DATA_SELECTOR};
 use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Builds and loads the page tables for `mem_size` bytes, with the page at
-/// `stack_guard` left unmapped. Called once at boot, at CPL 0. Only the image
-/// and the stack's top are mapped now; the rest, with the guard's page table, is
-/// mapped first thing at CPL 3 (`paging::map_deferred`), where the writes are
-/// cheap on kvm-pvm.
+/// `stack_guard` left unmapped. Called once at boot, at CPL 0. These boot tables
+/// map only the image and the stack's top; [`finish_memory`] builds the whole
+/// map at CPL 3, where the writes are cheap on kvm-pvm.
 pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
     // A page past the image also covers the heap's first free-list header.
     let boot_end = crate::heap::image_end() + crate::paging::PAGE;
-    let root = crate::paging::build_tables(mem_size, stack_guard, boot_end);
+    let root = crate::paging::build_boot_tables(mem_size, stack_guard, boot_end);
     // SAFETY: the new tables identity-map all guest memory the runtime uses
     // (image, stack, heap, boot info) with the same addresses as the tender's,
     // so execution continues unchanged; they live in a static forever.
@@ -50,5 +50,24 @@ pub fn enter_user(entry: extern "C" fn() -> !) -> ! {
             in("rsi") 0u64,
             options(noreturn),
         )
+    }
+}
+
+/// The root [`finish_memory`] asks the #UD stub to load into CR3 (0: none).
+#[no_mangle]
+pub(super) static GUEST_RT_NEXT_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// Builds the whole map at CPL 3 (in tables not yet in use: on a host that shadows
+/// page tables, writes to tables in use trap, ~10K cycles each) and switches to it.
+/// CPL 3 cannot load CR3 and kvm-pvm routes neither `int` nor SYSCALL to CPL 0, but
+/// it does route exceptions: a UD2 with a root pending makes the #UD stub load it.
+/// Called once, first thing at CPL 3.
+pub fn finish_memory() {
+    if let Some(root) = crate::paging::build_final_tables() {
+        GUEST_RT_NEXT_ROOT.store(root, Ordering::SeqCst);
+        // SAFETY: the #UD stub loads CR3 with the runtime's final tables, which map
+        // everything the boot tables did at the same addresses and permissions, and
+        // resumes after the 2-byte UD2.
+        unsafe { asm!("ud2") };
     }
 }
