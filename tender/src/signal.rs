@@ -98,3 +98,23 @@ pub fn pending() -> Option<i32> {
         s => Some(s),
     }
 }
+
+/// Blocks until `fd` is ready to read (or has an error or hangup for the caller's own call
+/// to report), or until SIGINT/SIGTERM arrives: `Err(signal)`. Plain blocking calls
+/// (accept, read) restart after our handler, so they would not see the signal.
+pub fn wait_readable(fd: RawFd) -> Result<(), i32> {
+    loop {
+        if let Some(sig) = pending() {
+            return Err(sig);
+        }
+        let mut fds = vec![libc::pollfd { fd, events: libc::POLLIN, revents: 0 }];
+        fds.extend(wake_fd().map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }));
+        // SAFETY: `fds` is a valid array of pollfd for its length; no timeout, no sigmask.
+        let n = unsafe {
+            libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, std::ptr::null(), std::ptr::null())
+        };
+        if n > 0 && fds[0].revents != 0 {
+            return Ok(());
+        }
+    }
+}

@@ -40,27 +40,11 @@ impl ConnectionExt for Conn {
     /// Waits for a byte, or for a signal.
     fn read(&mut self) -> Result<u8, Self::Error> {
         self.0.set_nonblocking(false)?;
-        loop {
-            if let Some(sig) = crate::signal::pending() {
-                return Err(interrupted(sig));
-            }
-            let mut fds = vec![libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-            fds.extend(crate::signal::wake_fd().map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            }));
-            // SAFETY: `fds` is a valid array of pollfd for its length; no timeout, no sigmask.
-            let n = unsafe {
-                libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, std::ptr::null(), std::ptr::null())
-            };
-            if n > 0 && fds[0].revents != 0 {
-                let mut b = [0u8];
-                return match Read::read(&mut self.0, &mut b)? {
-                    0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
-                    _ => Ok(b[0]),
-                };
-            }
+        crate::signal::wait_readable(self.0.as_raw_fd()).map_err(interrupted)?;
+        let mut b = [0u8];
+        match Read::read(&mut self.0, &mut b)? {
+            0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            _ => Ok(b[0]),
         }
     }
 

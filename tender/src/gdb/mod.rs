@@ -73,25 +73,9 @@ impl Listener {
     /// Waits for the debugger; SIGINT/SIGTERM end the wait (accept(2) alone would restart).
     pub fn accept(&self) -> Result<TcpStream, GdbError> {
         use std::os::fd::AsRawFd;
-        loop {
-            if let Some(sig) = crate::signal::pending() {
-                return Err(GdbError::Run(RunError::Signal(sig)));
-            }
-            let mut fds =
-                vec![libc::pollfd { fd: self.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-            fds.extend(crate::signal::wake_fd().map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            }));
-            // SAFETY: `fds` is a valid array of pollfd for its length; no timeout, no sigmask.
-            let n = unsafe {
-                libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, std::ptr::null(), std::ptr::null())
-            };
-            if n > 0 && fds[0].revents & libc::POLLIN != 0 {
-                return self.listener.accept().map(|(s, _)| s).map_err(GdbError::Accept);
-            }
-        }
+        crate::signal::wait_readable(self.listener.as_raw_fd())
+            .map_err(|sig| GdbError::Run(RunError::Signal(sig)))?;
+        self.listener.accept().map(|(s, _)| s).map_err(GdbError::Accept)
     }
 }
 
