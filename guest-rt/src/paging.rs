@@ -62,14 +62,7 @@ impl Table {
         let mut t = [0u64; ENTRIES];
         let mut i = 0;
         while i < ENTRIES {
-            let addr = i as u64 * PAGE;
-            t[i] = if addr < LOW_UNMAPPED_END {
-                0
-            } else if addr < RO_END {
-                addr | D::PAGE_RO
-            } else {
-                addr | D::PAGE_RW
-            };
+            t[i] = page_entry::<D>(i as u64 * PAGE, None);
             i += 1;
         }
         Table(t)
@@ -115,14 +108,14 @@ impl<D: Descriptors> PageTables<D> {
     /// (if any) unmapped. The tables' own addresses are their physical addresses.
     /// Starts from [`NEW`](Self::NEW), whose first-2-MiB pages it does not rewrite.
     pub fn build(&mut self, mem_size: u64, guard: Option<u64>) {
-        self.build_lazily(mem_size, guard, u64::MAX);
+        self.build_for_boot(mem_size, guard, u64::MAX);
     }
 
     /// Like [`build`](Self::build), but maps only the first 2 MiB, the blocks below
     /// `boot_end` (the image) and the last block (the boot stack's top): boot tables.
     /// Why: each entry written at CPL 0 costs ~14 µs on kvm-pvm (ABI.md §8), the guard
     /// page's 512 about 5 ms; the whole map is then built at CPL 3 in a second set.
-    pub fn build_lazily(&mut self, mem_size: u64, guard: Option<u64>, boot_end: u64) {
+    pub fn build_for_boot(&mut self, mem_size: u64, guard: Option<u64>, boot_end: u64) {
         let mem_size = mem_size.min(MAX_MEM) & !(BLOCK - 1);
         let guard = guard.map(|g| g & !(PAGE - 1)).filter(|&g| g >= RO_END && g < mem_size);
         self.top.0[0] = self.gib.addr() | D::TABLE;
@@ -152,10 +145,7 @@ impl<D: Descriptors> PageTables<D> {
             // Already right since compile time (NEW).
             self.pt_low.addr() | D::TABLE
         } else if holds_guard {
-            let entry = fill_pages::<D>(&mut self.pt_guard, base, guard);
-            // The page entries must be in memory before the walker can reach them.
-            core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-            entry
+            fill_pages::<D>(&mut self.pt_guard, base, guard)
         } else {
             base | D::BLOCK_RW
         };
@@ -172,16 +162,20 @@ impl<D: Descriptors> PageTables<D> {
 /// points at it.
 fn fill_pages<D: Descriptors>(pt: &mut Table, base: u64, guard: Option<u64>) -> u64 {
     for (i, e) in pt.0.iter_mut().enumerate() {
-        let addr = base + i as u64 * PAGE;
-        *e = if addr < LOW_UNMAPPED_END || Some(addr) == guard {
-            0
-        } else if addr < RO_END {
-            addr | D::PAGE_RO
-        } else {
-            addr | D::PAGE_RW
-        };
+        *e = page_entry::<D>(base + i as u64 * PAGE, guard);
     }
     pt.addr() | D::TABLE
+}
+
+/// The 4 KiB page entry for `addr`: nothing below 0x10000 or at the guard page, read-only
+/// to the end of the boot info region, RAM above.
+const fn page_entry<D: Descriptors>(addr: u64, guard: Option<u64>) -> u64 {
+    match guard {
+        _ if addr < LOW_UNMAPPED_END => 0,
+        Some(g) if g == addr => 0,
+        _ if addr < RO_END => addr | D::PAGE_RO,
+        _ => addr | D::PAGE_RW,
+    }
 }
 
 /// The runtime's tables and guard page, set up once at boot by the port's
@@ -216,14 +210,14 @@ mod runtime {
         root
     }
 
-    /// Builds the boot tables (`PageTables::build_lazily`) and returns their root;
+    /// Builds the boot tables (`PageTables::build_for_boot`) and returns their root;
     /// [`build_final_tables`] builds the whole map later. Called once at boot.
     #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
     pub(crate) fn build_boot_tables(mem_size: u64, stack_guard: Option<u64>, boot_end: u64) -> u64 {
         let tables = BOOT_TABLES.get();
         // SAFETY: called once at boot, before anything else uses BOOT_TABLES.
         let root = unsafe {
-            (*tables).build_lazily(mem_size, stack_guard, boot_end);
+            (*tables).build_for_boot(mem_size, stack_guard, boot_end);
             (*tables).root()
         };
         STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
@@ -330,7 +324,7 @@ mod tests {
         let guard = mem - (4 << 20);
         let boot_end = (3 << 20) + 5;
         let mut t = Box::new(PageTables::<Tagged>::NEW);
-        t.build_lazily(mem, Some(guard), boot_end);
+        t.build_for_boot(mem, Some(guard), boot_end);
         let full = build(mem, Some(guard));
         let blocks = (mem / BLOCK) as usize;
         let entry = |t: &PageTables<Tagged>, n: usize| t.dir[n / ENTRIES].0[n % ENTRIES];
@@ -347,11 +341,11 @@ mod tests {
         assert_eq!(used(&t.gib)[..2], [(0, t.dir[0].addr() | 0x1), (1, t.dir[1].addr() | 0x1)]);
         // A guard in an eager block gets its pages at boot; a small guest is all eager.
         let mut t = Box::new(PageTables::<Tagged>::NEW);
-        t.build_lazily(8 << 20, Some((8 << 20) - 0x8000), 1 << 20);
+        t.build_for_boot(8 << 20, Some((8 << 20) - 0x8000), 1 << 20);
         assert_eq!(t.dir[0].0[3], t.pt_guard.addr() | 0x1);
         assert_eq!(t.dir[0].0[1..3], [0, 0]);
         let mut t = Box::new(PageTables::<Tagged>::NEW);
-        t.build_lazily(4 << 20, None, 1 << 20);
+        t.build_for_boot(4 << 20, None, 1 << 20);
         assert_eq!(used(&t.dir[0]).len(), 2);
     }
 
