@@ -11,6 +11,8 @@ use core::fmt;
 pub enum Access {
     /// A well-formed hypercall: number and the 32-bit value written.
     Hypercall { nr: u32, arg: u32 },
+    /// A write to the net ring's doorbell (ABI.md §7).
+    Doorbell,
     /// An access below the MMIO window, i.e. to guest RAM (or a hole in it).
     Memory,
     /// A malformed access in the MMIO window: fatal.
@@ -52,6 +54,9 @@ pub fn classify(gpa: u64, write: bool, data: &[u8]) -> Access {
     if gpa < MMIO_BASE {
         return Access::Memory;
     }
+    if write && gpa == abi::netring::KICK_MMIO {
+        return Access::Doorbell;
+    }
     match (write, hypercall_nr(gpa), <[u8; 4]>::try_from(data)) {
         (true, Some(nr), Ok(b)) => Access::Hypercall { nr, arg: u32::from_le_bytes(b) },
         _ => Access::Invalid(InvalidAccess { gpa, write, len: data.len() }),
@@ -72,6 +77,12 @@ mod tests {
         assert_eq!(hypercall_nr(0x1_0000_000C), Some(1));
         assert_eq!(hypercall_nr(0x0_FFFF_FFF8), None);
         assert_eq!(hypercall_nr(!7), None);
+    }
+
+    #[test]
+    fn writes_to_the_net_ring_doorbell_are_told_apart() {
+        assert_eq!(classify(0x1_0000_0100, true, &[0; 4]), Access::Doorbell);
+        assert!(matches!(classify(0x1_0000_0100, false, &[0; 4]), Access::Invalid(_)));
     }
 
     #[test]
@@ -102,8 +113,8 @@ mod tests {
             "Invalid guest MMIO access: 8-byte write to 0x100000010 (hypercalls are 4-byte writes)"
         );
         assert_eq!(
-            msg(0x1_0000_0100, true, &[0; 4]),
-            "Invalid guest MMIO access: 4-byte write to 0x100000100 (not a hypercall address)"
+            msg(0x1_0000_0200, true, &[0; 4]),
+            "Invalid guest MMIO access: 4-byte write to 0x100000200 (not a hypercall address)"
         );
         assert!(!msg(0x1_0000_0004, true, &[0; 2]).contains('\n'));
     }

@@ -11,6 +11,7 @@ pub mod bytes;
 pub mod hypercall;
 pub mod layout;
 pub mod manifest;
+pub mod netring;
 pub mod note;
 
 /// Version of the hvt ABI this crate describes (the ABI note's `abi_version`).

@@ -3,7 +3,7 @@
 
 use crate::elf::Image;
 use crate::memory::{GuestMemory, MemoryError};
-use abi::bootinfo::BootInfo;
+use abi::bootinfo::{BootInfo, HOST_FEATURE_NET_RING};
 use abi::layout::{BOOT_INFO_ADDR, CMDLINE_SIZE};
 
 /// Why the segments could not be loaded.
@@ -44,24 +44,34 @@ pub fn layout(manifest_len: usize) -> BootLayout {
     BootLayout { manifest, cmdline: manifest + manifest_len as u64 }
 }
 
+/// What boot info tells the guest about its machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Machine {
+    /// The guest's memory size: exactly `--mem` (the slot may hold the net ring above it).
+    pub mem_size: u64,
+    pub cpu_cycle_freq: u64,
+    /// The net ring's guest address, when one is offered and served.
+    pub net_ring: Option<u64>,
+}
+
 /// Writes boot info, the manifest copy and the NUL-terminated command line.
 pub fn write_boot_info(
     mem: &mut GuestMemory,
     image: &Image,
-    cpu_cycle_freq: u64,
+    machine: Machine,
     manifest: &[u8],
     cmdline: &[u8],
 ) -> Result<(), MemoryError> {
     let at = layout(manifest.len());
     let info = BootInfo {
-        mem_size: mem.size(),
+        mem_size: machine.mem_size,
         kernel_end: image.kernel_end,
-        cpu_cycle_freq,
+        cpu_cycle_freq: machine.cpu_cycle_freq,
         cmdline: at.cmdline,
         mft: at.manifest,
-        host_features: 0,
+        host_features: if machine.net_ring.is_some() { HOST_FEATURE_NET_RING } else { 0 },
         guest_features: 0,
-        net_ring: 0,
+        net_ring: machine.net_ring.unwrap_or(0),
     };
     mem.write(BOOT_INFO_ADDR, &info.encode())?;
     mem.write(at.manifest, manifest)?;

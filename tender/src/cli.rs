@@ -54,6 +54,9 @@ pub struct Config {
     pub dumpcore: Option<PathBuf>,
     /// `--gdb[=PORT]`: wait for a debugger on 127.0.0.1:PORT before the guest runs.
     pub gdb: Option<u16>,
+    /// `--no-net-ring`: do not offer the shared-memory net ring (ABI.md §7); guests use
+    /// the NET_READ/NET_WRITE hypercalls.
+    pub no_net_ring: bool,
 }
 
 /// `--gdb`'s port when none is given (GDB's habit: `target remote :1234`).
@@ -72,6 +75,8 @@ pub fn usage() -> String {
          \x20 --net:NAME=IFACE               attach TAP interface IFACE as network device NAME\n\
          \x20 --net:NAME=@FD                 attach the already-open TAP file descriptor FD\n\
          \x20 --net-mac:NAME=xx:xx:xx:xx:xx:xx  MAC address of network device NAME (default: random)\n\
+         \x20 --no-net-ring                  offer no shared-memory net ring: guests then make one\n\
+         \x20                                hypercall per frame (the ring needs --mem <= 4094)\n\
          \x20 --seccomp=on|log|off           system-call filter while the guest runs (default on;\n\
          \x20                                log and off are for debugging only: UNSAFE)\n\
          \x20 --dumpcore=DIR                 if the guest aborts (exit 255), write an ELF core of it\n\
@@ -125,6 +130,10 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, CliEr
         match arg.as_str() {
             "--gdb" => {
                 cfg.gdb = Some(GDB_DEFAULT_PORT);
+                continue;
+            }
+            "--no-net-ring" => {
+                cfg.no_net_ring = true;
                 continue;
             }
             "--help" | "-h" => return Ok(Command::Help),

@@ -4,7 +4,9 @@
 
 use crate::block::{BlockConfig, BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
 use crate::manifest::{DeviceKind, Manifest};
+use crate::net::ring::{NetRing, RingDevices};
 use crate::net::{NetConfig, NetDevice, NetError, NetSource, Tap};
+use std::sync::Arc;
 
 /// A device option that does not fit the image's manifest, or cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +41,15 @@ fn option_for(k: DeviceKind) -> &'static str {
 #[derive(Debug)]
 pub enum Device {
     Block(BlockDevice),
-    Net(NetDevice),
+    /// Shared with the net ring's thread, when there is one.
+    Net(Arc<NetDevice>),
 }
 
-/// Attached devices, indexed by their manifest handle.
+/// Attached devices, indexed by their manifest handle, and the net ring serving them.
 #[derive(Debug, Default)]
 pub struct Devices {
     by_handle: Vec<Option<Device>>,
+    ring: Option<NetRing>,
 }
 
 fn declared(manifest: &Manifest, name: &str, kind: DeviceKind) -> Result<usize, DeviceError> {
@@ -99,7 +103,7 @@ impl Devices {
             let handle = declared(manifest, &n.name, DeviceKind::Net)?;
             let dev = NetDevice::open(n)?;
             manifest.attach_net(handle, dev.mac, dev.mtu);
-            devices.insert(handle, Device::Net(dev));
+            devices.insert(handle, Device::Net(Arc::new(dev)));
         }
         Ok(devices)
     }
@@ -133,11 +137,26 @@ impl Devices {
     }
 
     /// Every network device with its handle.
-    pub fn nets(&self) -> impl Iterator<Item = (usize, &NetDevice)> {
+    pub fn nets(&self) -> impl Iterator<Item = (usize, &Arc<NetDevice>)> {
         self.by_handle.iter().enumerate().filter_map(|(h, d)| match d {
             Some(Device::Net(n)) => Some((h, n)),
             _ => None,
         })
+    }
+
+    /// The net devices as the ring's thread reaches them.
+    pub fn ring_devices(&self) -> RingDevices {
+        RingDevices::new(self.nets().map(|(h, n)| (h, Arc::clone(n))))
+    }
+
+    /// Hands the running net ring to the devices it serves (it stops when they go).
+    pub fn set_net_ring(&mut self, ring: NetRing) {
+        self.ring = Some(ring);
+    }
+
+    /// The net ring, if one is offered.
+    pub fn net_ring(&self) -> Option<&NetRing> {
+        self.ring.as_ref()
     }
 
     /// The open files behind the devices, as (block fds, TAP fds): what the seccomp filter

@@ -9,10 +9,12 @@ use crate::gdb::{self, GdbError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::memory::{GuestMemory, MemoryError};
 use crate::memsize::{self, MemSizeError};
+use crate::net::ring::NetRing;
 use crate::run::{self, RunError};
 use crate::seccomp::{self, SeccompError};
 use crate::vm::{Vm, VmError};
 use crate::{arch, boot, signal};
+use abi::netring;
 use std::path::PathBuf;
 
 /// Everything that can stop tender before or while running a guest.
@@ -77,6 +79,31 @@ fn open_kernel(path: &std::path::Path) -> Result<(std::fs::File, u64), LaunchErr
     Ok((f, meta.len()))
 }
 
+/// Where the net ring goes, if it is offered: right above the guest's memory, when the
+/// guest has a net device, `--no-net-ring` is not given and the slot stays within the
+/// largest memory the page tables (and, on AArch64, the MMIO window above) allow.
+fn net_ring_address(cfg: &Config, mem_size: u64) -> Option<u64> {
+    let fits = mem_size + netring::RING_REGION <= abi::layout::MEM_MAX;
+    (!cfg.nets.is_empty() && !cfg.no_net_ring && fits).then_some(mem_size)
+}
+
+/// Starts the ring's thread; if that fails, says why and lets the guest use the hypercalls.
+fn start_net_ring(vm: &Vm, mem: &GuestMemory, at: u64, devices: &mut Devices) -> bool {
+    match NetRing::start(&vm.fd, mem, at, devices.ring_devices()) {
+        Ok(ring) => {
+            devices.set_net_ring(ring);
+            true
+        }
+        Err(e) => {
+            crate::diag::error(format_args!(
+                "{} (net devices use hypercalls instead)",
+                crate::diag::chain(&e)
+            ));
+            false
+        }
+    }
+}
+
 /// The exit status of an aborting guest (panic, failed assertion, CPU exception).
 const ABORTED: i32 = 255;
 
@@ -96,14 +123,16 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let mft = elf::read_manifest_note(&head).map_err(image_err)?;
     let mut manifest =
         Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
-    let devices = Devices::attach(&cfg.blocks, &cfg.nets, &mut manifest)?;
+    let mut devices = Devices::attach(&cfg.blocks, &cfg.nets, &mut manifest)?;
 
     let (mem_size, warning) = memsize::guest_mem_size(cfg.mem_mib)?;
     if let Some(w) = warning {
         crate::diag::error(format_args!("{w}"));
     }
+    let ring_at = net_ring_address(cfg, mem_size);
     // Memory before the VM: on every early return the VM (and its memory slot) goes first.
-    let mut mem = GuestMemory::new(mem_size)?;
+    // The slot holds the net ring's 2 MiB above the guest's memory (ABI.md §2).
+    let mut mem = GuestMemory::new(mem_size + ring_at.map_or(0, |_| netring::RING_REGION))?;
     let vm = Vm::new()?;
     let image = elf::plan_load_from(&head, file_len, mem_size).map_err(image_err)?;
     boot::load_segments(&mut mem, &file, &image).map_err(|e| match e {
@@ -116,8 +145,11 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     let mut vcpu = vm.create_vcpu(image.entry, mem_size)?;
     devices::check_all_attached(&manifest)?;
     arch::setup_memory(&mut mem).map_err(VmError::from)?;
-    let freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
-    boot::write_boot_info(&mut mem, &image, freq, manifest.as_bytes(), &cfg.cmdline)?;
+    let cpu_cycle_freq = arch::cpu_cycle_freq(&vcpu).map_err(VmError::from)?;
+    // The ring is offered only once its doorbell and thread are in place.
+    let net_ring = ring_at.filter(|&at| start_net_ring(&vm, &mem, at, &mut devices));
+    let machine = boot::Machine { mem_size, cpu_cycle_freq, net_ring };
+    boot::write_boot_info(&mut mem, &image, machine, manifest.as_bytes(), &cfg.cmdline)?;
     let core = cfg.dumpcore.as_deref().map(CoreFile::prepare).transpose()?;
     let debugger = match cfg.gdb {
         Some(port) => {
@@ -136,6 +168,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         wake: signal::wake_fds(),
         core: core.as_ref().map(CoreFile::fds),
         gdb: debugger.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+        ring: devices.net_ring().map(NetRing::fds),
     };
     seccomp::confine(&fds, cfg.seccomp)?;
     if seccomp::test_violation_requested() {

@@ -39,6 +39,10 @@ pub enum RunError {
     FailEntry { reason: u64 },
     #[error("KVM internal error, suberror {suberror} ({what}), {at}")]
     InternalError { suberror: u32, what: &'static str, at: GuestPc },
+    #[error("Guest error: {0}")]
+    NetRing(String),
+    #[error("Guest wrote to the net ring's doorbell, but no net ring was offered, {at}")]
+    NoNetRing { at: GuestPc },
     #[error("KVM_RUN failed")]
     Run(#[source] kvm_ioctls::Error),
     #[error("Unexpected vCPU exit: {0}")]
@@ -109,6 +113,9 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
         if let Some(sig) = signal::pending() {
             return Err(RunError::Signal(sig));
         }
+        if let Some(fault) = devices.net_ring().and_then(|r| r.fault()) {
+            return Err(RunError::NetRing(fault.into()));
+        }
         let exit = match vcpu.run() {
             Ok(exit) => arch::decode_exit(exit),
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Interrupted,
@@ -126,6 +133,10 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
                 Err(source) => return Err(RunError::Hypercall { at: pc(vcpu), source }),
             },
             Exit::Interrupted => {}
+            Exit::Doorbell => match devices.net_ring() {
+                Some(ring) => ring.ring_doorbell(),
+                None => return Err(RunError::NoNetRing { at: pc(vcpu) }),
+            },
             Exit::Debug => return Ok(Stop::Debug),
             Exit::BadAccess(msg) => return Err(RunError::BadAccess { msg, at: pc(vcpu) }),
             Exit::MemoryFault { gpa, .. } if gpa < mem.size() => {

@@ -16,11 +16,14 @@
 //! | `ppoll` | POLL and blocked console writes (pointers only: nothing to check) |
 //! | `clock_gettime` | WALLTIME, should the vDSO be unavailable |
 //! | `mmap` without `PROT_EXEC`, `munmap`, `mremap`, `brk`, `madvise` | the allocator; teardown of guest memory |
-//! | `futex` | std's locks (stdout) |
+//! | `futex` | std's locks (stdout), the net ring's thread (its join, its fault) |
+//! | `fcntl(…, F_GETFD)` | debug builds: std checks an fd is open before it closes it |
 //! | `close`, `sigaltstack`, `rt_sigreturn`, `exit`, `exit_group` | teardown, signal handlers, exit |
+//! | `tgkill(…, SIGRTMIN)` | the net ring's thread interrupting the vCPU (a ring it cannot serve) |
 //! | `gettid`, `getpid`, `rt_sigprocmask`, `tgkill(…, SIGABRT)`, `rt_sigaction(SIGSEGV\|SIGBUS, …)` | a panic prints its message and aborts; a host fault re-raises as itself |
 
 use crate::arch;
+use crate::net::ring::RingFds;
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
@@ -64,6 +67,8 @@ pub struct Fds {
     pub core: Option<(RawFd, RawFd)>,
     /// `--gdb`'s connection to the debugger.
     pub gdb: Option<RawFd>,
+    /// The net ring's doorbell and stop eventfds, when a ring is served.
+    pub ring: Option<RingFds>,
 }
 
 fn eq(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
@@ -120,7 +125,9 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         );
     }
     let (wake_read, wake_write) = fds.wake.map_or((vec![], vec![]), |(r, w)| (vec![r], vec![w]));
-    let readable: Vec<RawFd> = fds.taps.iter().copied().chain(wake_read).collect();
+    let (ring_read, ring_write) =
+        fds.ring.map_or((vec![], vec![]), |r| (vec![r.doorbell], vec![r.doorbell, r.stop]));
+    let readable: Vec<RawFd> = fds.taps.iter().copied().chain(wake_read).chain(ring_read).collect();
     // (An empty rule list would allow the call unconditionally: only insert non-empty ones.)
     if !readable.is_empty() {
         r.insert(libc::SYS_read, on_fds(&readable)?);
@@ -129,6 +136,7 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         .into_iter()
         .chain(fds.taps.iter().copied())
         .chain(wake_write)
+        .chain(ring_write)
         .collect();
     r.insert(libc::SYS_write, on_fds(&writable)?);
     let core_file: Vec<RawFd> = fds.core.map(|(_, f)| f).into_iter().collect();
@@ -146,7 +154,12 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
     // A panic (panic = "abort") must still print its message and abort: std names the thread
     // (gettid), abort() blocks signals and raises SIGABRT at itself. A host SIGSEGV/SIGBUS: std's
     // handler resets its disposition before re-raising. Only those signals, only those resets.
-    r.insert(libc::SYS_tgkill, vec![SeccompRule::new(vec![eq32(2, libc::SIGABRT as u64)?])?]);
+    // The net ring's thread gets the vCPU out of the guest with the interrupt signal.
+    let mut tgkill = vec![SeccompRule::new(vec![eq32(2, libc::SIGABRT as u64)?])?];
+    if fds.ring.is_some() {
+        tgkill.push(SeccompRule::new(vec![eq32(2, crate::signal::interrupt_signal() as u64)?])?);
+    }
+    r.insert(libc::SYS_tgkill, tgkill);
     r.insert(
         libc::SYS_rt_sigaction,
         vec![
@@ -154,6 +167,8 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
             SeccompRule::new(vec![eq32(0, libc::SIGBUS as u64)?])?,
         ],
     );
+    // Debug builds of std check that an fd is open (fcntl F_GETFD) before closing it.
+    r.insert(libc::SYS_fcntl, vec![SeccompRule::new(vec![eq32(1, libc::F_GETFD as u64)?])?]);
     for call in [
         libc::SYS_gettid,
         libc::SYS_getpid,
@@ -194,13 +209,14 @@ pub fn program(fds: &Fds, mode: Mode) -> Result<Option<BpfProgram>, SeccompError
     Ok(Some(prog))
 }
 
-/// Installs the filter (and, for [`Mode::On`], the SIGSYS reporter) on this thread.
+/// Installs the filter (and, for [`Mode::On`], the SIGSYS reporter) on every thread of
+/// tender (the vCPU's and the net ring's).
 pub fn confine(fds: &Fds, mode: Mode) -> Result<(), SeccompError> {
     let Some(prog) = program(fds, mode)? else { return Ok(()) };
     if mode == Mode::On {
         install_sigsys_handler().map_err(SeccompError::Handler)?;
     }
-    seccompiler::apply_filter(&prog).map_err(SeccompError::Install)
+    seccompiler::apply_filter_all_threads(&prog).map_err(SeccompError::Install)
 }
 
 /// For the tests only (`TENDER_TEST_SECCOMP_VIOLATION=1`): a call outside the list, made
@@ -280,8 +296,15 @@ mod tests {
 
     #[test]
     fn the_list_compiles_for_every_mode() {
-        let fds =
-            Fds { vcpu: 9, blocks: vec![10, 11], taps: vec![12], wake: Some((3, 4)), core: None, gdb: None };
+        let fds = Fds {
+            vcpu: 9,
+            blocks: vec![10, 11],
+            taps: vec![12],
+            wake: Some((3, 4)),
+            core: None,
+            gdb: None,
+            ring: None,
+        };
         assert!(program(&fds, Mode::On).unwrap().is_some_and(|p| !p.is_empty()));
         assert!(program(&fds, Mode::Log).unwrap().is_some());
         assert!(program(&fds, Mode::Off).unwrap().is_none());
@@ -296,9 +319,15 @@ mod tests {
             "getppid ends a trap"
         );
         assert!(!r.contains_key(&libc::SYS_linkat) && !r.contains_key(&libc::SYS_ftruncate));
-        let with_core = rules(&Fds { core: Some((13, 14)), ..fds }).unwrap();
+        let with_core = rules(&Fds { core: Some((13, 14)), ..fds.clone() }).unwrap();
         assert_eq!(with_core[&libc::SYS_pwrite64].len(), 3, "two disks and the core");
         assert_eq!(with_core[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len() + arch::CORE_IOCTLS.len());
+        let ring = Some(RingFds { doorbell: 15, stop: 16 });
+        let with_ring = rules(&Fds { ring, ..fds }).unwrap();
+        assert_eq!(with_ring[&libc::SYS_read].len(), 3, "the TAP, the wake pipe, the doorbell");
+        assert_eq!(with_ring[&libc::SYS_write].len(), 6, "and the doorbell and stop eventfds");
+        assert_eq!(with_ring[&libc::SYS_tgkill].len(), 2, "SIGABRT and the vCPU interrupt");
+        assert_eq!(r[&libc::SYS_tgkill].len(), 1, "no ring, no interrupt");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! SIGINT/SIGTERM: stop the guest cleanly. The handler only records the signal,
 //! asks KVM to leave the guest (`immediate_exit`) and writes a byte to a wake-up
 //! pipe that every host-side wait also polls, so no signal is lost in the gap
-//! before a blocking call; the vCPU loop does the rest.
+//! before a blocking call; the vCPU loop does the rest. Another host thread (the net
+//! ring's) gets the vCPU out of the guest the same way with [`interrupt_vcpu`].
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, Ordering};
@@ -10,9 +11,11 @@ static PENDING: AtomicI32 = AtomicI32::new(0);
 static IMMEDIATE_EXIT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
 static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// The thread id of the thread in `with_vcpu_armed` (0: none).
+static VCPU_TID: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(signo: libc::c_int) {
-    PENDING.store(signo, Ordering::SeqCst);
+/// Makes KVM leave the guest at once if a vCPU is armed (async-signal-safe).
+fn request_immediate_exit() {
     let p = IMMEDIATE_EXIT.load(Ordering::SeqCst);
     if !p.is_null() {
         // SAFETY: `p` points at kvm_run.immediate_exit of the live vCPU (see
@@ -21,11 +24,43 @@ extern "C" fn on_signal(signo: libc::c_int) {
         // reads the byte on the next KVM_RUN.
         unsafe { AtomicU8::from_ptr(p) }.store(1, Ordering::SeqCst);
     }
+}
+
+fn write_wake_pipe() {
     let fd = WAKE_WRITE.load(Ordering::SeqCst);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full
         // pipe (already signalled) just drops the byte.
         unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+extern "C" fn on_signal(signo: libc::c_int) {
+    PENDING.store(signo, Ordering::SeqCst);
+    request_immediate_exit();
+    write_wake_pipe();
+}
+
+/// The handler of [`interrupt_signal`]: only gets the vCPU out of the guest.
+extern "C" fn on_interrupt(_signo: libc::c_int) {
+    request_immediate_exit();
+}
+
+/// The signal another host thread sends the vCPU's thread to get it out of KVM_RUN (the
+/// first real-time signal: never sent by anyone else).
+pub fn interrupt_signal() -> libc::c_int {
+    libc::SIGRTMIN()
+}
+
+/// From another host thread (the net ring's): gets the vCPU's thread out of the guest and
+/// out of any host-side wait, so its loop looks at what that thread recorded.
+pub fn interrupt_vcpu() {
+    write_wake_pipe();
+    let tid = VCPU_TID.load(Ordering::SeqCst);
+    if tid > 0 {
+        // SAFETY: tgkill sends our own interrupt signal to our own vCPU thread (its handler
+        // only sets the immediate_exit byte); no memory is passed.
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, interrupt_signal()) };
     }
 }
 
@@ -58,12 +93,14 @@ fn make_wake_pipe() -> std::io::Result<()> {
 /// Installs the handlers, without SA_RESTART so blocking calls return EINTR.
 pub fn install() -> std::io::Result<()> {
     make_wake_pipe()?;
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    let handlers: [(libc::c_int, extern "C" fn(libc::c_int)); 3] =
+        [(libc::SIGINT, on_signal), (libc::SIGTERM, on_signal), (interrupt_signal(), on_interrupt)];
+    for (sig, handler) in handlers {
         // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we set
-        // the handler to a function that only touches atomics.
+        // the handler to a function that only touches atomics and write(2).
         let rc = unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            sa.sa_sigaction = handler as usize;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut())
         };
@@ -82,11 +119,14 @@ pub fn with_vcpu_armed<R>(vcpu: &mut kvm_ioctls::VcpuFd, f: impl FnOnce(&mut kvm
     struct Disarm;
     impl Drop for Disarm {
         fn drop(&mut self) {
+            VCPU_TID.store(0, Ordering::SeqCst);
             IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
         }
     }
     let byte: *mut u8 = &mut vcpu.get_kvm_run().immediate_exit;
     IMMEDIATE_EXIT.store(byte, Ordering::SeqCst);
+    // SAFETY: gettid has no arguments and cannot fail.
+    VCPU_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
     let _disarm = Disarm;
     f(vcpu)
 }

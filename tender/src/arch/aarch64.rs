@@ -53,6 +53,9 @@ pub const HW_BREAKPOINTS: usize = 0;
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "system event (PSCI power-off or reset)";
+/// The net ring's doorbell: MMIO 0x1_0000_0100 (ABI.md §7).
+pub const NET_RING_DOORBELL: kvm_ioctls::IoEventAddress =
+    kvm_ioctls::IoEventAddress::Mmio(abi::netring::KICK_MMIO);
 
 /// Checks the KVM capabilities this architecture needs.
 pub fn check_capabilities(kvm: &Kvm) -> Result<(), ArchError> {
@@ -125,6 +128,7 @@ pub fn cpu_cycle_freq(vcpu: &VcpuFd) -> Result<u64, ArchError> {
 pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
     let mmio = |gpa, write, data: &[u8]| match mmio::classify(gpa, write, data) {
         Access::Hypercall { nr, arg } => Exit::Hypercall { nr, arg: u64::from(arg) },
+        Access::Doorbell => Exit::Doorbell,
         Access::Memory => Exit::Mmio { gpa, write, len: data.len() },
         Access::Invalid(bad) => Exit::BadAccess(bad.to_string()),
     };

@@ -19,8 +19,8 @@ use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 pub use imp::{
     check_capabilities, core_registers, cpu_cycle_freq, decode_exit, gdb_registers, gdb_set_registers,
     hypervisor_call_at, instruction_pointer, set_guest_debug, setup_memory, setup_vcpu, ArchError, GdbArch,
-    CORE_IOCTLS, ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, PC_NAME, RUN_IOCTLS, SECCOMP_ARCH, SHUTDOWN_WHAT,
-    SW_BREAKPOINT,
+    CORE_IOCTLS, ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, NET_RING_DOORBELL, PC_NAME, RUN_IOCTLS,
+    SECCOMP_ARCH, SHUTDOWN_WHAT, SW_BREAKPOINT,
 };
 type GdbRegisters = <GdbArch as gdbstub::arch::Arch>::Registers;
 const _: fn(&Kvm) -> Result<(), ArchError> = check_capabilities;
@@ -36,6 +36,7 @@ const _: fn(&VcpuFd) -> Result<GdbRegisters, kvm_ioctls::Error> = gdb_registers;
 const _: fn(&VcpuFd, &GdbRegisters) -> Result<(), kvm_ioctls::Error> = gdb_set_registers;
 const _: (u16, &str, &str, usize, &[u8]) =
     (ELF_MACHINE, PC_NAME, SHUTDOWN_WHAT, HW_BREAKPOINTS, SW_BREAKPOINT);
+const _: &kvm_ioctls::IoEventAddress = &NET_RING_DOORBELL;
 const _: (&[u64], &[u64], &[u64], seccompiler::TargetArch) =
     (&RUN_IOCTLS, &CORE_IOCTLS, &GDB_IOCTLS, SECCOMP_ARCH);
 
@@ -61,6 +62,8 @@ fn decode_common(exit: VcpuExit<'_>) -> Exit {
 pub enum Exit {
     /// A well-formed hypercall: number and guest address of its argument struct.
     Hypercall { nr: u32, arg: u64 },
+    /// A write to the net ring's doorbell (ABI.md §7) that KVM did not handle in the kernel.
+    Doorbell,
     /// A malformed hypercall or other device access (port/size/direction): fatal.
     BadAccess(String),
     /// A guest memory access that trapped to the host at `gpa`.

@@ -4,6 +4,7 @@
 use super::Exit;
 use crate::memory::GuestMemory;
 use abi::hypercall::{MAX, PIO_BASE};
+use abi::netring::KICK_PORT;
 use arch_x86_64::{cpuid, gdt, paging, registers};
 use kvm_bindings::{kvm_regs, kvm_segment, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
@@ -60,6 +61,8 @@ pub const HW_BREAKPOINTS: usize = 4;
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "triple fault";
+/// The net ring's doorbell: port 0x600 (ABI.md §7).
+pub const NET_RING_DOORBELL: kvm_ioctls::IoEventAddress = kvm_ioctls::IoEventAddress::Pio(KICK_PORT as u64);
 
 /// Checks the KVM capabilities this architecture needs.
 pub fn check_capabilities(kvm: &Kvm) -> Result<(), ArchError> {
@@ -137,6 +140,7 @@ pub fn cpu_cycle_freq(vcpu: &VcpuFd) -> Result<u64, ArchError> {
 /// Decodes one exit; hypercalls are `out dx, eax` to `0x500 + nr`.
 pub fn decode_exit(exit: VcpuExit<'_>) -> Exit {
     match exit {
+        VcpuExit::IoOut(KICK_PORT, _) => Exit::Doorbell,
         VcpuExit::IoOut(port, data) => {
             let nr = u32::from(port.wrapping_sub(PIO_BASE));
             if port < PIO_BASE || nr >= MAX {

@@ -1,6 +1,7 @@
 //! Network devices: a TAP per device, with its MAC and MTU for the manifest.
 
 pub mod config;
+pub mod ring;
 pub mod tap;
 
 use crate::diag::Limited;

@@ -1,9 +1,13 @@
 //! Guest RAM: one anonymous mapping, and the single checked accessor through
 //! which every guest address is turned into host bytes.
 
+mod shared;
+
 use abi::hypercall::Args;
+pub use shared::SharedMemory;
 use std::ops::Range;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// Errors of guest-memory handling.
 #[derive(Debug, thiserror::Error)]
@@ -27,17 +31,40 @@ pub enum MemoryError {
     },
 }
 
+/// The anonymous mapping behind guest memory, unmapped when its last holder goes: the
+/// vCPU's thread (through [`GuestMemory`]) and the net ring's thread (through
+/// [`SharedMemory`]) each hold it, so neither can see it unmapped.
+#[derive(Debug)]
+struct Mapping {
+    base: NonNull<u8>,
+    size: u64,
+}
+
+// SAFETY: the mapping is plain memory owned by this value until Drop; every access through
+// it is bounds-checked by its holders, and the bytes are shared with the guest anyway.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; concurrent holders only copy bytes or use atomics on them.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the mapping created in `GuestMemory::new`, whose last
+        // holder this was.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
+    }
+}
+
 /// Guest physical memory starting at guest address 0.
 #[derive(Debug)]
 pub struct GuestMemory {
-    base: NonNull<u8>,
-    size: u64,
+    map: Arc<Mapping>,
     /// Ranges made read-only in the host mapping: host writes there would fault.
     readonly: Vec<Range<u64>>,
 }
 
-// SAFETY: the mapping is owned by this value and only reached through `&self`/`&mut self`;
-// the single vCPU runs on the same thread that serves its exits.
+// SAFETY: the mapping is reached through `&self`/`&mut self` on the vCPU's thread, which is
+// stopped in KVM_RUN's caller while the host looks at its memory; other threads reach it only
+// through `SharedMemory`, which never forms references into it.
 unsafe impl Send for GuestMemory {}
 
 impl GuestMemory {
@@ -64,24 +91,30 @@ impl GuestMemory {
             return Err(MemoryError::Allocate { size, source: std::io::Error::last_os_error() });
         }
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
-        Ok(GuestMemory { base, size, readonly: Vec::new() })
+        Ok(GuestMemory { map: Arc::new(Mapping { base, size }), readonly: Vec::new() })
+    }
+
+    /// A view for another thread (the net ring's): it keeps the mapping alive and only
+    /// copies bytes in and out, never into the read-only ranges known now.
+    pub fn shared(&self) -> SharedMemory {
+        SharedMemory::new(Arc::clone(&self.map), self.readonly.clone())
     }
 
     /// Size in bytes.
     pub fn size(&self) -> u64 {
-        self.size
+        self.map.size
     }
 
     /// Host address of guest address 0 (for `KVM_SET_USER_MEMORY_REGION`).
     pub fn host_base(&self) -> u64 {
-        self.base.as_ptr() as u64
+        self.map.base.as_ptr() as u64
     }
 
     /// The one bounds check: `[gpa, gpa + len)` must lie inside guest memory.
     pub fn check(&self, gpa: u64, len: u64) -> Result<Range<usize>, MemoryError> {
         match gpa.checked_add(len) {
-            Some(end) if end <= self.size => Ok(gpa as usize..end as usize),
-            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.size }),
+            Some(end) if end <= self.map.size => Ok(gpa as usize..end as usize),
+            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.map.size }),
         }
     }
 
@@ -90,7 +123,7 @@ impl GuestMemory {
         let r = self.check(gpa, len)?;
         // SAFETY: `check` proved the range lies inside our live mapping of `size` bytes;
         // the vCPU is stopped while the host looks at its memory.
-        Ok(unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(r.start), r.len()) })
+        Ok(unsafe { std::slice::from_raw_parts(self.map.base.as_ptr().add(r.start), r.len()) })
     }
 
     /// Mutable guest bytes `[gpa, gpa + len)`; never inside a read-only segment
@@ -103,7 +136,7 @@ impl GuestMemory {
             return Err(MemoryError::ReadOnly { gpa, len });
         }
         // SAFETY: as in `slice`, and `&mut self` makes this the only host view.
-        Ok(unsafe { std::slice::from_raw_parts_mut(self.base.as_ptr().add(r.start), r.len()) })
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(r.start), r.len()) })
     }
 
     /// Copies `bytes` to guest address `gpa`.
@@ -143,7 +176,7 @@ impl GuestMemory {
         let prot = libc::PROT_READ;
         // SAFETY: the range is page-aligned (checked by the loader) and inside our mapping;
         // changing its protection cannot affect memory we do not own.
-        let rc = unsafe { libc::mprotect(self.base.as_ptr().add(r.start).cast(), r.len(), prot) };
+        let rc = unsafe { libc::mprotect(self.map.base.as_ptr().add(r.start).cast(), r.len(), prot) };
         if rc != 0 {
             return Err(MemoryError::Protect { start, end, source: std::io::Error::last_os_error() });
         }
@@ -168,7 +201,9 @@ impl GuestMemory {
                 self.protect_page(page_start, libc::PROT_READ | libc::PROT_WRITE)?;
                 let r = self.check(at, n as u64)?;
                 // SAFETY: `r` is inside the mapping (checked) and its page is writable now.
-                unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), self.base.as_ptr().add(r.start), n) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(part.as_ptr(), self.map.base.as_ptr().add(r.start), n)
+                };
                 self.protect_page(page_start, libc::PROT_READ)?;
             } else {
                 self.write(at, part)?;
@@ -182,7 +217,7 @@ impl GuestMemory {
         let page = abi::layout::PAGE_SIZE;
         let r = self.check(page_start, page)?;
         // SAFETY: one page-aligned page inside our mapping (checked); only its protection changes.
-        let rc = unsafe { libc::mprotect(self.base.as_ptr().add(r.start).cast(), page as usize, prot) };
+        let rc = unsafe { libc::mprotect(self.map.base.as_ptr().add(r.start).cast(), page as usize, prot) };
         if rc == 0 {
             Ok(())
         } else {
@@ -192,13 +227,6 @@ impl GuestMemory {
                 source: std::io::Error::last_os_error(),
             })
         }
-    }
-}
-
-impl Drop for GuestMemory {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly the mapping created in `new`, which nothing uses any more.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
     }
 }
 

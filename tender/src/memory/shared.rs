@@ -1,0 +1,121 @@
+//! Guest memory as a thread other than the vCPU's sees it: the guest runs meanwhile, so
+//! this view never hands out references into guest memory. It copies bytes in and out and
+//! reads and writes aligned `u32`s atomically, each access bounds-checked.
+
+use super::{Mapping, MemoryError};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// A bounds-checked view of guest memory for another host thread.
+#[derive(Debug, Clone)]
+pub struct SharedMemory {
+    map: Arc<Mapping>,
+    readonly: Vec<Range<u64>>,
+}
+
+impl SharedMemory {
+    pub(super) fn new(map: Arc<Mapping>, readonly: Vec<Range<u64>>) -> SharedMemory {
+        SharedMemory { map, readonly }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.map.size
+    }
+
+    fn check(&self, gpa: u64, len: u64) -> Result<usize, MemoryError> {
+        match gpa.checked_add(len) {
+            Some(end) if end <= self.map.size => Ok(gpa as usize),
+            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.map.size }),
+        }
+    }
+
+    /// Checks that the host may write `[gpa, gpa + len)`: inside memory, not read-only.
+    pub fn check_writable(&self, gpa: u64, len: u64) -> Result<(), MemoryError> {
+        self.check(gpa, len)?;
+        let end = gpa + len;
+        if len > 0 && self.readonly.iter().any(|ro| gpa < ro.end && ro.start < end) {
+            return Err(MemoryError::ReadOnly { gpa, len });
+        }
+        Ok(())
+    }
+
+    /// Copies guest bytes at `gpa` into `out`.
+    pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), MemoryError> {
+        let at = self.check(gpa, out.len() as u64)?;
+        // SAFETY: `check` proved the range lies inside the live mapping (kept alive by
+        // `self.map`); a raw copy forms no reference to bytes the guest may be changing.
+        unsafe { std::ptr::copy_nonoverlapping(self.map.base.as_ptr().add(at), out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    /// Copies `bytes` to guest address `gpa` (never into read-only memory).
+    pub fn write(&self, gpa: u64, bytes: &[u8]) -> Result<(), MemoryError> {
+        self.check_writable(gpa, bytes.len() as u64)?;
+        // SAFETY: as in `read`; the range is writable in the host mapping (checked).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.map.base.as_ptr().add(gpa as usize),
+                bytes.len(),
+            )
+        };
+        Ok(())
+    }
+
+    fn atomic(&self, gpa: u64) -> Result<&AtomicU32, MemoryError> {
+        let at = self.check(gpa, 4)?;
+        if !gpa.is_multiple_of(4) {
+            return Err(MemoryError::OutOfRange { gpa, len: 4, size: self.map.size });
+        }
+        // SAFETY: four aligned bytes inside the live mapping, which outlives `&self`; all host
+        // accesses to them are atomic (the guest's own are its business: a u32 either way).
+        Ok(unsafe { AtomicU32::from_ptr(self.map.base.as_ptr().add(at).cast()) })
+    }
+
+    /// Reads the aligned little-endian `u32` at `gpa` (both our targets are little-endian).
+    pub fn load_u32(&self, gpa: u64, order: Ordering) -> Result<u32, MemoryError> {
+        Ok(self.atomic(gpa)?.load(order))
+    }
+
+    /// Writes the aligned `u32` at `gpa` (never into read-only memory).
+    pub fn store_u32(&self, gpa: u64, v: u32, order: Ordering) -> Result<(), MemoryError> {
+        self.check_writable(gpa, 4)?;
+        self.atomic(gpa)?.store(v, order);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::memory::GuestMemory;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    #[test]
+    fn sees_the_same_bytes_and_checks_every_access() {
+        let mut m = GuestMemory::new(2 << 20).unwrap();
+        m.protect_readonly(0x10_0000, 0x10_1000).unwrap();
+        let s = m.shared();
+        s.write(0x2000, b"frame").unwrap();
+        assert_eq!(m.slice(0x2000, 5).unwrap(), b"frame");
+        s.store_u32(0x3000, 7, SeqCst).unwrap();
+        assert_eq!(m.slice(0x3000, 4).unwrap(), &7u32.to_le_bytes());
+        let mut out = [0u8; 5];
+        s.read(0x2000, &mut out).unwrap();
+        assert_eq!(&out, b"frame");
+        assert!(s.write(0x10_0ffe, b"xy").is_err(), "read-only");
+        assert!(s.store_u32(0x3002, 1, SeqCst).is_err(), "unaligned");
+        assert!(s.load_u32((2 << 20) - 2, SeqCst).is_err(), "outside");
+        assert!(s.read(u64::MAX, &mut out).is_err(), "overflow");
+    }
+
+    #[test]
+    fn the_mapping_outlives_the_guest_memory_value() {
+        let m = GuestMemory::new(2 << 20).unwrap();
+        let s = m.shared();
+        drop(m);
+        s.write(0x1000, b"still mapped").unwrap();
+        assert_eq!(s.load_u32(0x1000, SeqCst).unwrap(), u32::from_le_bytes(*b"stil"));
+    }
+}

@@ -1,0 +1,161 @@
+//! The net ring's protocol (ABI.md §7), one batch at a time: consume the entries the guest
+//! published, send or receive each frame, commit the reads. Pure bookkeeping over guest
+//! memory and a frame port, so it is tested without a VM or a TAP.
+//!
+//! The host keeps its own indices (`ent_head`, `com_tail`) and only publishes them: the guest
+//! can scribble over the ring's host-written words, never over the host's idea of them.
+
+use crate::memory::{MemoryError, SharedMemory};
+use abi::hypercall::Ret;
+use abi::netring::{self, Commit, Entry, Op};
+use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+
+/// Where frames go and come from: the attached net devices by manifest handle.
+pub trait Frames {
+    /// Sends one frame on device `handle`; `None` if `handle` is no net device.
+    fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret>;
+    /// Receives one frame into `buf`: `(Ok, len)` or `(Again, 0)`; `None` if no such device.
+    fn receive(&self, handle: u32, buf: &mut [u8]) -> Option<(Ret, usize)>;
+    /// A frame the ring could not deliver (no device, too big): said once in a while.
+    fn dropped(&self, why: std::fmt::Arguments<'_>);
+}
+
+/// A guest's ring that cannot be served any more: fatal for the guest.
+#[derive(Debug, thiserror::Error)]
+pub enum RingFault {
+    #[error("net ring entry {index}: unknown op {op}")]
+    UnknownOp { index: u32, op: u32 },
+    #[error(
+        "net ring: the guest published {outstanding} entries (at most {} may be outstanding)",
+        netring::MAX_OUTSTANDING
+    )]
+    Overrun { outstanding: u32 },
+    #[error("net ring entry {index}: bad buffer")]
+    Buffer {
+        index: u32,
+        #[source]
+        source: MemoryError,
+    },
+    #[error("net ring: the ring itself is not in guest memory")]
+    Ring(#[source] MemoryError),
+}
+
+/// Bytes of the host's bounce buffer: more than any TAP frame (MTU ≤ 65535 plus header).
+const BOUNCE: usize = 65536 + 64;
+
+/// One guest's ring at guest address `ring`, served through `frames`.
+#[derive(Debug)]
+pub struct RingServer<F> {
+    mem: SharedMemory,
+    ring: u64,
+    frames: F,
+    ent_head: u32,
+    com_tail: u32,
+    bounce: Vec<u8>,
+}
+
+impl<F: Frames> RingServer<F> {
+    /// A server for the ring at `ring`, whose indices start at 0 (guest memory starts zeroed).
+    pub fn new(mem: SharedMemory, ring: u64, frames: F) -> RingServer<F> {
+        RingServer { mem, ring, frames, ent_head: 0, com_tail: 0, bounce: vec![0; BOUNCE] }
+    }
+
+    fn load(&self, field: u64) -> Result<u32, RingFault> {
+        self.mem.load_u32(self.ring + field, Acquire).map_err(RingFault::Ring)
+    }
+
+    fn store(&self, field: u64, v: u32) -> Result<(), RingFault> {
+        self.mem.store_u32(self.ring + field, v, Release).map_err(RingFault::Ring)
+    }
+
+    /// Whether the guest has published entries not served yet.
+    pub fn has_work(&self) -> Result<bool, RingFault> {
+        Ok(self.load(netring::ENT_TAIL)? != self.ent_head)
+    }
+
+    /// Says whether the host thread is about to sleep (and needs the doorbell). Setting it
+    /// is a full barrier before the caller's next [`has_work`](Self::has_work): either the
+    /// guest sees the flag and kicks, or the host sees the guest's entries.
+    pub fn set_needs_kick(&self, on: bool) -> Result<(), RingFault> {
+        self.mem.store_u32(self.ring + netring::NEEDS_KICK, u32::from(on), SeqCst).map_err(RingFault::Ring)
+    }
+
+    /// Serves every published entry (stopping early only when the commits are full);
+    /// returns how many it served.
+    pub fn serve(&mut self) -> Result<u32, RingFault> {
+        let tail = self.load(netring::ENT_TAIL)?;
+        let outstanding = tail.wrapping_sub(self.ent_head);
+        if outstanding > netring::MAX_OUTSTANDING {
+            return Err(RingFault::Overrun { outstanding });
+        }
+        let mut served = 0;
+        while self.ent_head != tail {
+            let index = self.ent_head;
+            let mut raw = [0u8; Entry::SIZE];
+            self.mem.read(Entry::addr(self.ring, index), &mut raw).map_err(RingFault::Ring)?;
+            let e = Entry::decode(&raw);
+            match Op::from_u32(e.op) {
+                Some(Op::NetWrite) => self.write(index, &e)?,
+                Some(Op::NetRead) => {
+                    let com_head = self.load(netring::COM_HEAD)?;
+                    if self.com_tail.wrapping_sub(com_head) >= netring::SLOTS {
+                        break; // the guest has not consumed its commits yet
+                    }
+                    self.read(index, &e)?;
+                }
+                None => return Err(RingFault::UnknownOp { index, op: e.op }),
+            }
+            self.ent_head = index.wrapping_add(1);
+            self.store(netring::ENT_HEAD, self.ent_head)?;
+            served += 1;
+        }
+        Ok(served)
+    }
+
+    fn write(&mut self, index: u32, e: &Entry) -> Result<(), RingFault> {
+        let len = e.len as usize;
+        let buffer = |source| RingFault::Buffer { index, source };
+        self.check_inside(e.data, len).map_err(buffer)?;
+        if len > self.bounce.len() {
+            self.frames.dropped(format_args!("net ring: a {len}-byte frame is larger than any device's"));
+            return Ok(());
+        }
+        self.mem.read(e.data, &mut self.bounce[..len]).map_err(buffer)?;
+        if self.frames.send(e.handle, &self.bounce[..len]).is_none() {
+            self.frames.dropped(format_args!("net ring: write to handle {}, not a net device", e.handle));
+        }
+        Ok(())
+    }
+
+    fn check_inside(&self, gpa: u64, len: usize) -> Result<(), MemoryError> {
+        match gpa.checked_add(len as u64) {
+            Some(end) if end <= self.mem.size() => Ok(()),
+            _ => Err(MemoryError::OutOfRange { gpa, len: len as u64, size: self.mem.size() }),
+        }
+    }
+
+    fn read(&mut self, index: u32, e: &Entry) -> Result<(), RingFault> {
+        self.mem
+            .check_writable(e.data, u64::from(e.len))
+            .map_err(|source| RingFault::Buffer { index, source })?;
+        let room = (e.len as usize).min(self.bounce.len());
+        let (ret, len) = match self.frames.receive(e.handle, &mut self.bounce[..room]) {
+            Some((Ret::Ok, n)) => {
+                self.mem
+                    .write(e.data, &self.bounce[..n])
+                    .map_err(|source| RingFault::Buffer { index, source })?;
+                (Ret::Ok, n)
+            }
+            Some((ret, _)) => (ret, 0),
+            None => (Ret::Einval, 0),
+        };
+        let commit = Commit { id: e.id, ret: ret as i32, len: len as u32 };
+        self.mem.write(Commit::addr(self.ring, self.com_tail), &commit.encode()).map_err(RingFault::Ring)?;
+        self.com_tail = self.com_tail.wrapping_add(1);
+        self.store(netring::COM_TAIL, self.com_tail)
+    }
+}
+
+#[cfg(test)]
+#[path = "serve_tests.rs"]
+mod tests;

@@ -1,0 +1,150 @@
+use super::*;
+use crate::memory::GuestMemory;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+const RING: u64 = 0x10_0000;
+
+/// Device 1 is a net device: frames sent are recorded, frames to receive are queued.
+#[derive(Default)]
+struct Port {
+    sent: RefCell<Vec<Vec<u8>>>,
+    incoming: RefCell<VecDeque<Vec<u8>>>,
+    dropped: RefCell<u32>,
+}
+
+impl Frames for &Port {
+    fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret> {
+        (handle == 1).then(|| {
+            self.sent.borrow_mut().push(frame.to_vec());
+            Ret::Ok
+        })
+    }
+    fn receive(&self, handle: u32, buf: &mut [u8]) -> Option<(Ret, usize)> {
+        (handle == 1).then(|| match self.incoming.borrow_mut().pop_front() {
+            Some(f) => {
+                let n = f.len().min(buf.len());
+                buf[..n].copy_from_slice(&f[..n]);
+                (Ret::Ok, n)
+            }
+            None => (Ret::Again, 0),
+        })
+    }
+    fn dropped(&self, _why: std::fmt::Arguments<'_>) {
+        *self.dropped.borrow_mut() += 1;
+    }
+}
+
+/// The guest's side, written the way a guest does: entries, then `ent_tail`.
+struct Guest {
+    mem: GuestMemory,
+    tail: u32,
+}
+
+impl Guest {
+    fn new() -> Guest {
+        Guest { mem: GuestMemory::new(4 << 20).unwrap(), tail: 0 }
+    }
+    fn push(&mut self, op: u32, handle: u32, data: u64, len: u32) {
+        let e = Entry { op, handle, data, len, id: self.tail + 100 };
+        self.mem.write(Entry::addr(RING, self.tail), &e.encode()).unwrap();
+        self.tail = self.tail.wrapping_add(1);
+        self.mem.write(RING + netring::ENT_TAIL, &self.tail.to_le_bytes()).unwrap();
+    }
+    fn word(&self, field: u64) -> u32 {
+        u32::from_le_bytes(self.mem.slice(RING + field, 4).unwrap().try_into().unwrap())
+    }
+    fn commit(&self, index: u32) -> Commit {
+        Commit::decode(self.mem.slice(Commit::addr(RING, index), 16).unwrap().try_into().unwrap())
+    }
+}
+
+#[test]
+fn writes_go_out_in_order_and_reads_commit_with_their_id() {
+    let port = Port::default();
+    port.incoming.borrow_mut().push_back(b"incoming frame".to_vec());
+    let mut g = Guest::new();
+    g.mem.write(0x2000, b"first").unwrap();
+    g.mem.write(0x3000, b"second!").unwrap();
+    g.push(1, 1, 0x2000, 5);
+    g.push(1, 1, 0x3000, 7);
+    g.push(2, 1, 0x4000, 1514);
+    g.push(2, 1, 0x5000, 1514);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(s.has_work().unwrap());
+    assert_eq!(s.serve().unwrap(), 4);
+    assert!(!s.has_work().unwrap());
+    assert_eq!(*port.sent.borrow(), vec![b"first".to_vec(), b"second!".to_vec()]);
+    assert_eq!((g.word(netring::ENT_HEAD), g.word(netring::COM_TAIL)), (4, 2));
+    assert_eq!(g.commit(0), Commit { id: 102, ret: 0, len: 14 });
+    assert_eq!(g.mem.slice(0x4000, 14).unwrap(), b"incoming frame");
+    assert_eq!(g.commit(1), Commit { id: 103, ret: Ret::Again as i32, len: 0 });
+}
+
+#[test]
+fn a_read_from_a_handle_that_is_no_net_device_commits_einval() {
+    let port = Port::default();
+    let mut g = Guest::new();
+    g.push(2, 7, 0x4000, 1514);
+    g.push(1, 7, 0x4000, 60);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert_eq!(s.serve().unwrap(), 2);
+    assert_eq!(g.commit(0).ret, Ret::Einval as i32);
+    assert_eq!(*port.dropped.borrow(), 1, "the write to handle 7 is dropped, and said");
+}
+
+#[test]
+fn a_bad_buffer_or_op_or_overrun_is_fatal() {
+    let port = Port::default();
+    let mut g = Guest::new();
+    g.push(1, 1, (4 << 20) - 10, 60);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::Buffer { index: 0, .. })));
+
+    let mut g = Guest::new();
+    g.mem.protect_readonly(0x20_0000, 0x20_1000).unwrap();
+    g.push(2, 1, 0x20_0000, 1514);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::Buffer { .. })), "reads never land in read-only memory");
+
+    let mut g = Guest::new();
+    g.push(9, 1, 0x2000, 60);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::UnknownOp { op: 9, .. })));
+
+    let g = Guest::new();
+    g.mem.shared().store_u32(RING + netring::ENT_TAIL, 5000, SeqCst).unwrap();
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::Overrun { outstanding: 5000 })));
+}
+
+#[test]
+fn reads_wait_while_the_guest_has_not_consumed_its_commits() {
+    let port = Port::default();
+    let mut g = Guest::new();
+    for _ in 0..netring::SLOTS - 1 {
+        g.push(2, 1, 0x4000, 1514);
+    }
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert_eq!(s.serve().unwrap(), netring::SLOTS - 1);
+    g.push(2, 1, 0x4000, 1514);
+    g.push(2, 1, 0x4000, 1514);
+    assert_eq!(s.serve().unwrap(), 1, "one commit slot left");
+    assert_eq!(s.serve().unwrap(), 0);
+    g.mem.write(RING + netring::COM_HEAD, &1u32.to_le_bytes()).unwrap();
+    assert_eq!(s.serve().unwrap(), 1);
+}
+
+#[test]
+fn the_host_indices_survive_a_guest_scribbling_over_them() {
+    let port = Port::default();
+    let mut g = Guest::new();
+    g.mem.write(0x2000, b"frame").unwrap();
+    g.push(1, 1, 0x2000, 5);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    s.serve().unwrap();
+    g.mem.write(RING + netring::ENT_HEAD, &0u32.to_le_bytes()).unwrap();
+    assert_eq!(s.serve().unwrap(), 0, "entry 0 is not sent twice");
+    s.set_needs_kick(true).unwrap();
+    assert_eq!(g.word(netring::NEEDS_KICK), 1);
+}
