@@ -49,6 +49,7 @@ pub mod io;
 mod macros;
 pub mod manifest;
 pub mod net;
+pub mod netring;
 #[cfg(feature = "smoltcp")]
 pub mod netstack;
 mod paging;

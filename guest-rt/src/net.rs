@@ -1,5 +1,6 @@
-//! Network devices: a NIC declared in the manifest, one Ethernet frame per
-//! hypercall, and its bit in the POLL ready set ([`crate::poll`]).
+//! Network devices: a NIC declared in the manifest, Ethernet frames through the
+//! net ring ([`crate::netring`]) or one per hypercall, and its bit in the POLL
+//! ready set ([`crate::poll`]).
 //!
 //! ```ignore
 //! guest_rt::manifest!(net "service");
@@ -79,9 +80,12 @@ mod guest {
     use crate::io::IoError;
 
     impl NetDevice {
-        /// Sends one Ethernet frame (header included).
+        /// Sends one Ethernet frame (header included): through the net ring when the
+        /// host offers one, else by hypercall.
         pub fn send(&self, frame: &[u8]) -> Result<(), IoError> {
-            IoError::check(crate::hypercall::net_write(self.handle, frame))
+            let ret = crate::netring::send(self.handle, frame)
+                .unwrap_or_else(|| crate::hypercall::net_write(self.handle, frame));
+            IoError::check(ret)
         }
 
         /// Receives one frame into `buf` (at least [`frame_size`](Self::frame_size)
@@ -90,7 +94,10 @@ mod guest {
             if buf.len() < self.frame_size() {
                 return Err(IoError::ShortBuffer);
             }
-            let (ret, len) = crate::hypercall::net_read(self.handle, buf);
+            let (ret, len) = match crate::netring::recv(self.handle, buf) {
+                Some(result) => result,
+                None => crate::hypercall::net_read(self.handle, buf),
+            };
             match IoError::check(ret) {
                 Ok(()) => Ok(Some(len)),
                 Err(IoError::Again) => Ok(None),

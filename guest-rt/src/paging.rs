@@ -212,8 +212,14 @@ mod runtime {
 
     /// Builds the boot tables (`PageTables::build_for_boot`) and returns their root;
     /// [`build_final_tables`] builds the whole map later. Called once at boot.
+    /// The final map covers `[0, map_end)`: the guest's memory and the net ring above it.
     #[cfg_attr(target_arch = "aarch64", allow(dead_code))]
-    pub(crate) fn build_boot_tables(mem_size: u64, stack_guard: Option<u64>, boot_end: u64) -> u64 {
+    pub(crate) fn build_boot_tables(
+        mem_size: u64,
+        map_end: u64,
+        stack_guard: Option<u64>,
+        boot_end: u64,
+    ) -> u64 {
         let tables = BOOT_TABLES.get();
         // SAFETY: called once at boot, before anything else uses BOOT_TABLES.
         let root = unsafe {
@@ -221,7 +227,7 @@ mod runtime {
             (*tables).root()
         };
         STACK_GUARD.store(stack_guard.unwrap_or(0), Ordering::Relaxed);
-        FINAL_MEM.store(mem_size, Ordering::Relaxed);
+        FINAL_MEM.store(map_end, Ordering::Relaxed);
         root
     }
 

@@ -39,7 +39,8 @@ fn main() -> i32 {
             return 1;
         }
     };
-    println!("service: mac {} mtu {}", nic.mac(), nic.mtu());
+    let path = if guest_rt::netring::active() { "net ring" } else { "hypercalls" };
+    println!("service: mac {} mtu {} via {path}", nic.mac(), nic.mtu());
     let cidr = config.cidr;
     let mut stack = Stack::with_config(nic, config);
     let handles: Vec<SocketHandle> = (0..SOCKETS)

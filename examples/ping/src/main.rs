@@ -28,7 +28,8 @@ fn main() -> i32 {
             return 1;
         }
     };
-    println!("service: mac {} mtu {}", nic.mac(), nic.mtu());
+    let path = if guest_rt::netring::active() { "net ring" } else { "hypercalls" };
+    println!("service: mac {} mtu {} via {path}", nic.mac(), nic.mtu());
     let cidr = config.cidr;
     let mut stack = Stack::with_config(nic, config);
     println!("ready: answering ARP and ping at {cidr}");

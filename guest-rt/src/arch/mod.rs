@@ -2,9 +2,9 @@
 //!
 //! Each port (`arch/<arch>/`) provides, for `target_os = "none"`:
 //! `init_cpu()` (own descriptor tables and trap handlers),
-//! `init_memory(mem_size, stack_guard)` (own page tables, the guard page unmapped),
+//! `init_memory(mem_size, map_end, stack_guard)` (own page tables, the guard page unmapped),
 //! `enter_user(entry) -> !` (continue unprivileged: CPL 3 / EL0),
-//! `hypercall(nr, &mut args)`, `cycles()` (the free-running counter scaled by
+//! `hypercall(nr, &mut args)`, `net_ring_doorbell()`, `cycles()` (the free-running counter scaled by
 //! `cpu_cycle_freq`) and `halt_forever()`; and, on every target, the `TrapFrame`
 //! saved at a HALT cookie.
 

@@ -25,3 +25,15 @@ pub unsafe fn hypercall<T>(nr: Nr, args: &mut T) {
              options(nostack, preserves_flags));
     }
 }
+
+/// Rings the net ring's doorbell: a 4-byte write of 0 to 0x1_0000_0100 (ABI.md §7),
+/// in the Device-memory hypercall window. The DSB makes the ring's earlier writes
+/// complete before the host is woken.
+pub fn net_ring_doorbell() {
+    // SAFETY: the store to the (Device, unbacked) window traps to the host's ioeventfd
+    // (or its vCPU loop); it touches no guest memory.
+    unsafe {
+        asm!("dsb st", "str wzr, [{port}]", port = in(reg) abi::netring::KICK_MMIO,
+             options(nostack, preserves_flags));
+    }
+}

@@ -8,11 +8,11 @@
 
 use core::arch::asm;
 
-/// Builds and loads the page tables for `mem_size` bytes, with the page at
-/// `stack_guard` left unmapped. Called once at boot.
-pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
+/// Builds and loads the page tables for `[0, map_end)` (the guest's memory and the
+/// net ring above it), with the page at `stack_guard` left unmapped. Called once at boot.
+pub fn init_memory(_mem_size: u64, map_end: u64, stack_guard: Option<u64>) {
     // All mapped now: EL1 is not slow here (the x86_64 port finishes its map later).
-    let root = crate::paging::build_tables(mem_size, stack_guard);
+    let root = crate::paging::build_tables(map_end, stack_guard);
     // SAFETY: the new tables identity-map everything the runtime uses (image,
     // stacks, heap, boot info, the hypercall window) at the same addresses and
     // with the same attributes as the tender's, so execution continues

@@ -18,7 +18,7 @@ mod traps;
 #[cfg(target_os = "none")]
 pub use cpu::{cycles, halt_forever};
 #[cfg(target_os = "none")]
-pub use hypercall::hypercall;
+pub use hypercall::{hypercall, net_ring_doorbell};
 #[cfg(target_os = "none")]
 pub use memory::{enter_user, finish_memory, init_memory};
 pub use trapframe::TrapFrame;

@@ -21,3 +21,14 @@ pub unsafe fn hypercall<T>(nr: Nr, args: &mut T) {
              options(nostack, preserves_flags));
     }
 }
+
+/// Rings the net ring's doorbell: a 4-byte write of 0 to port 0x600 (ABI.md §7), which
+/// the TSS I/O bitmap opens to CPL 3.
+pub fn net_ring_doorbell() {
+    // SAFETY: the port write reaches the host's ioeventfd (or its vCPU loop); it touches
+    // no guest memory.
+    unsafe {
+        asm!("out dx, eax", in("dx") abi::netring::KICK_PORT, in("eax") 0u32,
+             options(nostack, preserves_flags, nomem));
+    }
+}

@@ -21,7 +21,7 @@ mod usermode;
 #[cfg(target_os = "none")]
 pub use cpu::{cycles, halt_forever};
 #[cfg(target_os = "none")]
-pub use hypercall::hypercall;
+pub use hypercall::{hypercall, net_ring_doorbell};
 #[cfg(target_os = "none")]
 pub use tables::init_cpu;
 pub use trapframe::TrapFrame;

@@ -14,11 +14,12 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Builds and loads the page tables for `mem_size` bytes, with the page at
 /// `stack_guard` left unmapped. Called once at boot, at CPL 0. These boot tables
 /// map only the image and the stack's top; [`finish_memory`] builds the whole
-/// map at CPL 3, where the writes are cheap on kvm-pvm.
-pub fn init_memory(mem_size: u64, stack_guard: Option<u64>) {
+/// map (up to `map_end`, which includes the net ring) at CPL 3, where the writes
+/// are cheap on kvm-pvm.
+pub fn init_memory(mem_size: u64, map_end: u64, stack_guard: Option<u64>) {
     // A page past the image also covers the heap's first free-list header.
     let boot_end = crate::heap::image_end() + crate::paging::PAGE;
-    let root = crate::paging::build_boot_tables(mem_size, stack_guard, boot_end);
+    let root = crate::paging::build_boot_tables(mem_size, map_end, stack_guard, boot_end);
     // SAFETY: the new tables identity-map all guest memory the runtime uses
     // (image, stack, heap, boot info) with the same addresses as the tender's,
     // so execution continues unchanged; they live in a static forever.

@@ -1,0 +1,184 @@
+//! The guest's side of the net ring (ABI.md §7): when the host offers it, frames go
+//! through shared memory instead of one exit each. [`crate::net::NetDevice`] uses it
+//! by itself; without a ring (`--no-net-ring`, an older host) it makes the hypercalls.
+//!
+//! Sends are fire-and-forget: the frame is copied into one of [`WINDOW`] slot buffers
+//! and the entry published. Receives are synchronous: the entry names the caller's
+//! buffer and the guest spins until the host commits it. The doorbell is rung only
+//! when the host says it sleeps (`needs_kick`).
+
+use abi::bootinfo::{BootInfo, HOST_FEATURE_NET_RING};
+use abi::layout::MEM_ALIGN;
+use abi::netring;
+
+/// Entries the runtime keeps outstanding at most: one slot buffer each.
+pub const WINDOW: u32 = 64;
+const _: () = assert!(netring::SLOTS.is_multiple_of(WINDOW) && WINDOW <= netring::MAX_OUTSTANDING);
+
+/// The largest memory the runtime's page tables map (the ABI's maximum).
+const MAP_MAX: u64 = abi::layout::MEM_MAX;
+
+/// The ring's guest address, if the host offers one the runtime can map and use.
+pub fn ring_address(info: &BootInfo) -> Option<u64> {
+    let offered = info.host_features & HOST_FEATURE_NET_RING != 0 && info.net_ring != 0;
+    let end = info.net_ring.checked_add(netring::RING_SIZE)?;
+    (offered && info.net_ring.is_multiple_of(64) && end <= MAP_MAX).then_some(info.net_ring)
+}
+
+/// Whether net devices use the ring (else one hypercall per frame).
+pub fn active() -> bool {
+    ring_address(&crate::boot::boot_info()).is_some()
+}
+
+/// Where the runtime's identity map must end: the guest's memory, and the net ring
+/// when there is one above it (the extra 2 MiB of ABI.md §2).
+pub fn map_end(info: &BootInfo) -> u64 {
+    match ring_address(info) {
+        Some(ring) => info.mem_size.max((ring + netring::RING_SIZE).next_multiple_of(MEM_ALIGN)),
+        None => info.mem_size,
+    }
+}
+
+#[cfg(target_os = "none")]
+pub(crate) use self::guest::{recv, send};
+
+#[cfg(target_os = "none")]
+mod guest {
+    use super::WINDOW;
+    use crate::racy::RacyCell;
+    use abi::hypercall::Ret;
+    use abi::netring::{self, Commit, Entry, Op, SLOT_BUFFER};
+    use alloc::boxed::Box;
+    use core::sync::atomic::{fence, AtomicU32, Ordering};
+
+    /// The guest's own indices (the ring's copies are for the host) and slot buffers.
+    struct State {
+        ent_tail: u32,
+        com_head: u32,
+        slots: Option<Box<[u8]>>,
+    }
+
+    static STATE: RacyCell<State> = RacyCell::new(State { ent_tail: 0, com_head: 0, slots: None });
+
+    fn ring() -> Option<u64> {
+        super::ring_address(&crate::boot::boot().info)
+    }
+
+    fn word(ring: u64, field: u64) -> &'static AtomicU32 {
+        // SAFETY: the ring lies in identity-mapped guest memory (`map_end` mapped it) for
+        // the guest's whole life, its words are 4-byte aligned, and every access to them
+        // from this side is atomic (the host's are too).
+        unsafe { AtomicU32::from_ptr((ring + field) as *mut u32) }
+    }
+
+    /// Rings the doorbell if the host's thread asked for it. The fence orders our
+    /// `ent_tail` store before the `needs_kick` load (the host does the mirror image).
+    fn kick_if_asked(ring: u64) {
+        fence(Ordering::SeqCst);
+        if word(ring, netring::NEEDS_KICK).load(Ordering::SeqCst) != 0 {
+            crate::arch::net_ring_doorbell();
+        }
+    }
+
+    /// Waits until fewer than [`WINDOW`] entries are outstanding, so entry `index`'s slot
+    /// buffer (`index % WINDOW`) is free again.
+    fn wait_for_room(ring: u64, index: u32) {
+        while index.wrapping_sub(word(ring, netring::ENT_HEAD).load(Ordering::Acquire)) >= WINDOW {
+            kick_if_asked(ring);
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Publishes entry `e` as the next one (its `id` is its index) and returns the index.
+    fn publish(ring: u64, state: &mut State, mut e: Entry) -> u32 {
+        let index = state.ent_tail;
+        wait_for_room(ring, index);
+        e.id = index;
+        let bytes = e.encode();
+        // SAFETY: the entry slot is inside the mapped ring (32 bytes at `Entry::addr`),
+        // which only this side writes while the entry is unpublished.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), Entry::addr(ring, index) as *mut u8, bytes.len())
+        };
+        state.ent_tail = index.wrapping_add(1);
+        word(ring, netring::ENT_TAIL).store(state.ent_tail, Ordering::Release);
+        kick_if_asked(ring);
+        index
+    }
+
+    /// Sends `frame` on net device `handle` through the ring: `None` when there is no
+    /// ring or the frame is bigger than a slot buffer (the caller makes the hypercall).
+    pub(crate) fn send(handle: u64, frame: &[u8]) -> Option<Ret> {
+        let ring = ring()?;
+        if frame.len() > SLOT_BUFFER {
+            return None;
+        }
+        // SAFETY: one thread, no interrupts: nothing else holds STATE (see RacyCell).
+        let state = unsafe { &mut *STATE.get() };
+        let slots = state.slots.get_or_insert_with(|| alloc::vec![0u8; WINDOW as usize * SLOT_BUFFER].into());
+        // The slot's previous frame must have been taken before it is overwritten.
+        wait_for_room(ring, state.ent_tail);
+        let slot = (state.ent_tail % WINDOW) as usize * SLOT_BUFFER;
+        slots[slot..slot + frame.len()].copy_from_slice(frame);
+        let data = slots[slot..].as_ptr() as u64;
+        let e =
+            Entry { op: Op::NetWrite as u32, handle: handle as u32, data, len: frame.len() as u32, id: 0 };
+        publish(ring, state, e);
+        Some(Ret::Ok)
+    }
+
+    /// Receives one frame into `buf` through the ring: `None` when there is no ring.
+    pub(crate) fn recv(handle: u64, buf: &mut [u8]) -> Option<(Ret, usize)> {
+        let ring = ring()?;
+        // SAFETY: as in `send`.
+        let state = unsafe { &mut *STATE.get() };
+        let data = buf.as_mut_ptr() as u64;
+        let e = Entry { op: Op::NetRead as u32, handle: handle as u32, data, len: buf.len() as u32, id: 0 };
+        let id = publish(ring, state, e);
+        while word(ring, netring::COM_TAIL).load(Ordering::Acquire) == state.com_head {
+            kick_if_asked(ring);
+            core::hint::spin_loop();
+        }
+        let mut raw = [0u8; Commit::SIZE];
+        // SAFETY: the commit slot is inside the mapped ring; the host wrote it before the
+        // `com_tail` we acquired.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                Commit::addr(ring, state.com_head) as *const u8,
+                raw.as_mut_ptr(),
+                raw.len(),
+            )
+        };
+        state.com_head = state.com_head.wrapping_add(1);
+        word(ring, netring::COM_HEAD).store(state.com_head, Ordering::Release);
+        let c = Commit::decode(&raw);
+        if c.id != id {
+            return Some((Ret::Eunspec, 0));
+        }
+        let len = (c.len as usize).min(buf.len());
+        Some((Ret::from_i32(c.ret), len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(mem_size: u64, host_features: u32, net_ring: u64) -> BootInfo {
+        BootInfo { mem_size, host_features, net_ring, ..BootInfo::default() }
+    }
+
+    #[test]
+    fn the_ring_is_used_only_when_offered_and_mappable() {
+        let mib = 1 << 20;
+        assert_eq!(ring_address(&info(512 * mib, 1, 512 * mib)), Some(512 * mib));
+        assert_eq!(map_end(&info(512 * mib, 1, 512 * mib)), 514 * mib, "the extra 2 MiB");
+        assert_eq!(ring_address(&info(512 * mib, 0, 512 * mib)), None, "not offered");
+        assert_eq!(map_end(&info(512 * mib, 0, 512 * mib)), 512 * mib);
+        assert_eq!(ring_address(&info(512 * mib, 1, 0)), None);
+        assert_eq!(ring_address(&info(4096 * mib, 1, 4096 * mib)), None, "beyond what the tables map");
+        assert_eq!(ring_address(&info(512 * mib, 1, 512 * mib + 4)), None, "misaligned");
+        // Solo5 0.11/0.12.0 carved the ring out of the top of memory: already mapped.
+        assert_eq!(map_end(&info(510 * mib, 1, 510 * mib - 2 * mib)), 510 * mib);
+    }
+}
