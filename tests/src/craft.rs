@@ -17,6 +17,8 @@ pub struct Notes {
     pub abi_version: u32,
     pub with_abi: bool,
     pub with_manifest: bool,
+    /// A net device named "net0" in the manifest (handle 1).
+    pub with_net: bool,
 }
 
 impl Default for Notes {
@@ -26,6 +28,7 @@ impl Default for Notes {
             abi_version: abi::ABI_VERSION,
             with_abi: true,
             with_manifest: true,
+            with_net: false,
         }
     }
 }
@@ -66,7 +69,8 @@ pub fn image(code: &[u8], data: &[u8], notes: Notes) -> Vec<u8> {
     put_u16(&mut b, 52, 64); // e_ehsize
     put_u16(&mut b, 54, 56); // e_phentsize
     let (abi_at, mft_at) = (0x100usize, 0x128usize);
-    let mft_desc = 4 + manifest::HEADER_SIZE + manifest::ENTRY_SIZE;
+    let entries = 1 + usize::from(notes.with_net);
+    let mft_desc = 4 + manifest::HEADER_SIZE + entries * manifest::ENTRY_SIZE;
     let mut phnum = 0;
     let mut add = |b: &mut Vec<u8>, p: Phdr| {
         put_phdr(b, 64 + 56 * phnum, p);
@@ -83,8 +87,13 @@ pub fn image(code: &[u8], data: &[u8], notes: Notes) -> Vec<u8> {
         note_header(&mut b, mft_at, mft_desc as u32, note::TYPE_MANIFEST);
         let m = mft_at + 24;
         put_u32(&mut b, m, manifest::VERSION);
-        put_u32(&mut b, m + 4, 1);
+        put_u32(&mut b, m + 4, entries as u32);
         put_u32(&mut b, m + 8 + manifest::off::TYPE, manifest::TYPE_RESERVED_FIRST);
+        if notes.with_net {
+            let e = m + 8 + manifest::ENTRY_SIZE;
+            b[e..e + 4].copy_from_slice(b"net0");
+            put_u32(&mut b, e + manifest::off::TYPE, manifest::TYPE_NET_BASIC);
+        }
         add(&mut b, Phdr(4, 4, mft_at, 0, 20 + mft_desc, 8));
     }
     put_u16(&mut b, 56, phnum as u16);
