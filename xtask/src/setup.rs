@@ -6,8 +6,9 @@ use std::process::Command;
 
 /// What the tests need besides Rust: iproute2, ping and curl for the network tests
 /// (namespaces, TAPs, traffic), acl and util-linux (nsenter) for the unprivileged and engine
-/// tests, gdb for the core-dump and debugger tests.
-pub const PACKAGES: &[&str] = &["iproute2", "iputils-ping", "curl", "acl", "util-linux", "gdb"];
+/// tests, gdb for the core-dump and debugger tests, strace for the benchmark's count of
+/// KVM_RUNs per packet.
+pub const PACKAGES: &[&str] = &["iproute2", "iputils-ping", "curl", "acl", "util-linux", "gdb", "strace"];
 
 /// Debian's Rust with its library source: the guest build's fallback where rustup cannot
 /// fetch the `*-unknown-none` targets (-Zbuild-std, TOOLCHAIN.md §1).

@@ -77,6 +77,12 @@ fn median_run(runs: usize, mut cmd: impl FnMut() -> Command) -> Result<Duration,
     Ok(times[times.len() / 2])
 }
 
+/// The median of `values` (at least one).
+fn median_f64(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// The `KEY VALUE` a guest or the floor printed (`bench: hypercall_ns 25181`).
 fn value(output: &str, key: &str) -> Option<u64> {
     output.lines().find_map(|l| {
