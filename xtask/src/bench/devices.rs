@@ -125,8 +125,8 @@ impl Bench {
                 let (ring, hypercalls) = (runs(&[])?, runs(&["--no-net-ring"])?);
                 rows.push(row(
                     format!("net: KVM_RUN per echo ({traced}, strace), net ring"),
-                    format!("{ring:.2}"),
-                    format!("{hypercalls:.2} (hypercall path)"),
+                    format!("{ring:.3}"),
+                    format!("{hypercalls:.3} (hypercall path)"),
                     Some(ring / hypercalls.max(f64::MIN_POSITIVE)),
                     "≤ 1 per packet",
                 ));
