@@ -156,9 +156,10 @@ mktap() {
     [ -z "$2" ] || ip addr add "$2" dev "$1"
     ip link set "$1" up
 }
-# serve IMAGE: starts $T --net:service=tap0 IMAGE in the background, waits for "ready".
+# serve IMAGE [OPTION]: starts $T --net:service=tap0 [OPTION] IMAGE in the background,
+# waits for "ready".
 serve() {
-    $T --net:service=tap0 "$1" > /tmp/guest.out 2>&1 &
+    $T --net:service=tap0 $2 "$1" > /tmp/guest.out 2>&1 &
     guest=$!
     i=0
     while [ $i -lt 300 ] && ! grep -q ready /tmp/guest.out; do
@@ -180,7 +181,12 @@ if [ -e $I/ping.hvt ] && [ -d /sys/class/net/tap0 ]; then
     run ping_over_tap 0 ping -c 20 -i 0.1 -W 5 10.0.0.2
     has " 0% packet loss"
     stop
-    has "ready"; verdict
+    has "ready"; has "via net ring"; verdict
+    serve $I/ping.hvt --no-net-ring
+    run ping_over_tap_by_hypercall 0 ping -c 20 -i 0.1 -W 5 10.0.0.2
+    has " 0% packet loss"
+    stop
+    has "via hypercalls"; verdict
 else
     skip ping_over_tap "no ping guest or TAP"
 fi
@@ -201,7 +207,7 @@ if [ -e $I/echo.hvt ] && [ -d /sys/class/net/tap0 ]; then
     run tcp_echo_over_tap - sh -c "echo 'hello from arm64' | nc -w 3 10.0.0.2 7"
     has "hello from arm64"
     stop
-    verdict
+    has "via net ring"; verdict
 else
     skip tcp_echo_over_tap "no echo guest or TAP"
 fi
