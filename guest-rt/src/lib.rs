@@ -27,7 +27,7 @@
 // Helpers used only by the target-only glue look dead in host builds.
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
-#[cfg(feature = "smoltcp")]
+// The runtime's own heap users (the net ring's slot buffers, smoltcp) need it.
 extern crate alloc;
 
 pub use abi;

@@ -20,7 +20,9 @@ const MAP_MAX: u64 = abi::layout::MEM_MAX;
 
 /// The ring's guest address, if the host offers one the runtime can map and use.
 pub fn ring_address(info: &BootInfo) -> Option<u64> {
-    let offered = info.host_features & HOST_FEATURE_NET_RING != 0 && info.net_ring != 0;
+    // Only a ring above the guest's memory (Solo5 0.12.1's layout): one carved out of the
+    // top of it (0.11/0.12.0) could lie under the runtime's heap or stack.
+    let offered = info.host_features & HOST_FEATURE_NET_RING != 0 && info.net_ring >= info.mem_size;
     let end = info.net_ring.checked_add(netring::RING_SIZE)?;
     (offered && info.net_ring.is_multiple_of(64) && end <= MAP_MAX).then_some(info.net_ring)
 }
@@ -71,22 +73,34 @@ mod guest {
         unsafe { AtomicU32::from_ptr((ring + field) as *mut u32) }
     }
 
-    /// Rings the doorbell if the host's thread asked for it. The fence orders our
-    /// `ent_tail` store before the `needs_kick` load (the host does the mirror image).
-    fn kick_if_asked(ring: u64) {
+    /// Rings the doorbell if the host's thread asked for it and this wait has not rung it
+    /// yet (`kicked`): the host re-checks the ring after asking, so one ring per wait is
+    /// enough, and each costs an exit. The fence orders our `ent_tail` store before the
+    /// `needs_kick` load (the host does the mirror image).
+    fn kick_if_asked(ring: u64, kicked: &mut bool) {
+        if *kicked {
+            return;
+        }
         fence(Ordering::SeqCst);
         if word(ring, netring::NEEDS_KICK).load(Ordering::SeqCst) != 0 {
             crate::arch::net_ring_doorbell();
+            *kicked = true;
+        }
+    }
+
+    /// Spins until `done()`, ringing the doorbell once if the host sleeps meanwhile.
+    fn wait(ring: u64, done: impl Fn() -> bool) {
+        let mut kicked = false;
+        while !done() {
+            kick_if_asked(ring, &mut kicked);
+            core::hint::spin_loop();
         }
     }
 
     /// Waits until fewer than [`WINDOW`] entries are outstanding, so entry `index`'s slot
     /// buffer (`index % WINDOW`) is free again.
     fn wait_for_room(ring: u64, index: u32) {
-        while index.wrapping_sub(word(ring, netring::ENT_HEAD).load(Ordering::Acquire)) >= WINDOW {
-            kick_if_asked(ring);
-            core::hint::spin_loop();
-        }
+        wait(ring, || index.wrapping_sub(word(ring, netring::ENT_HEAD).load(Ordering::Acquire)) < WINDOW);
     }
 
     /// Publishes entry `e` as the next one (its `id` is its index) and returns the index.
@@ -102,7 +116,7 @@ mod guest {
         };
         state.ent_tail = index.wrapping_add(1);
         word(ring, netring::ENT_TAIL).store(state.ent_tail, Ordering::Release);
-        kick_if_asked(ring);
+        kick_if_asked(ring, &mut false);
         index
     }
 
@@ -110,11 +124,14 @@ mod guest {
     /// ring or the frame is bigger than a slot buffer (the caller makes the hypercall).
     pub(crate) fn send(handle: u64, frame: &[u8]) -> Option<Ret> {
         let ring = ring()?;
-        if frame.len() > SLOT_BUFFER {
-            return None;
-        }
         // SAFETY: one thread, no interrupts: nothing else holds STATE (see RacyCell).
         let state = unsafe { &mut *STATE.get() };
+        if frame.len() > SLOT_BUFFER {
+            // By hypercall, but after the frames queued before it: never out of order.
+            let tail = state.ent_tail;
+            wait(ring, || word(ring, netring::ENT_HEAD).load(Ordering::Acquire) == tail);
+            return None;
+        }
         let slots = state.slots.get_or_insert_with(|| alloc::vec![0u8; WINDOW as usize * SLOT_BUFFER].into());
         // The slot's previous frame must have been taken before it is overwritten.
         wait_for_room(ring, state.ent_tail);
@@ -135,10 +152,8 @@ mod guest {
         let data = buf.as_mut_ptr() as u64;
         let e = Entry { op: Op::NetRead as u32, handle: handle as u32, data, len: buf.len() as u32, id: 0 };
         let id = publish(ring, state, e);
-        while word(ring, netring::COM_TAIL).load(Ordering::Acquire) == state.com_head {
-            kick_if_asked(ring);
-            core::hint::spin_loop();
-        }
+        let com_head = state.com_head;
+        wait(ring, || word(ring, netring::COM_TAIL).load(Ordering::Acquire) != com_head);
         let mut raw = [0u8; Commit::SIZE];
         // SAFETY: the commit slot is inside the mapped ring; the host wrote it before the
         // `com_tail` we acquired.
@@ -178,7 +193,8 @@ mod tests {
         assert_eq!(ring_address(&info(512 * mib, 1, 0)), None);
         assert_eq!(ring_address(&info(4096 * mib, 1, 4096 * mib)), None, "beyond what the tables map");
         assert_eq!(ring_address(&info(512 * mib, 1, 512 * mib + 4)), None, "misaligned");
-        // Solo5 0.11/0.12.0 carved the ring out of the top of memory: already mapped.
-        assert_eq!(map_end(&info(510 * mib, 1, 510 * mib - 2 * mib)), 510 * mib);
+        // Solo5 0.11/0.12.0 carved the ring out of the top of memory: not used.
+        assert_eq!(ring_address(&info(510 * mib, 1, 508 * mib)), None);
+        assert_eq!(map_end(&info(510 * mib, 1, 508 * mib)), 510 * mib);
     }
 }

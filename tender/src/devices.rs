@@ -154,6 +154,11 @@ impl Devices {
         self.ring = Some(ring);
     }
 
+    /// Stops the net ring's thread (and joins it), if there is one.
+    pub fn stop_net_ring(&mut self) {
+        self.ring = None;
+    }
+
     /// The net ring, if one is offered.
     pub fn net_ring(&self) -> Option<&NetRing> {
         self.ring.as_ref()

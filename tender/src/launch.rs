@@ -178,6 +178,9 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         Some(conn) => gdb::serve(conn, &mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
         None => run::run(&mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
     };
+    // The guest has stopped: so does the net ring's thread, before anything reads guest
+    // memory for a core dump.
+    devices.stop_net_ring();
     // Whatever stopped the guest (HALT, a fault, a signal), what it wrote and was
     // acknowledged must reach the disk.
     let flushed = devices.flush_all();

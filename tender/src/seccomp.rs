@@ -19,7 +19,7 @@
 //! | `futex` | std's locks (stdout), the net ring's thread (its join, its fault) |
 //! | `fcntl(…, F_GETFD)` | debug builds: std checks an fd is open before it closes it |
 //! | `close`, `sigaltstack`, `rt_sigreturn`, `exit`, `exit_group` | teardown, signal handlers, exit |
-//! | `tgkill(…, SIGRTMIN)` | the net ring's thread interrupting the vCPU (a ring it cannot serve) |
+//! | `tgkill(…, SIGRTMIN)`, `mprotect` without `PROT_EXEC` | the net ring's thread: interrupting the vCPU (a ring it cannot serve); its malloc arena growing |
 //! | `gettid`, `getpid`, `rt_sigprocmask`, `tgkill(…, SIGABRT)`, `rt_sigaction(SIGSEGV\|SIGBUS, …)` | a panic prints its message and aborts; a host fault re-raises as itself |
 
 use crate::arch;
@@ -107,6 +107,15 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         r.insert(libc::SYS_recvfrom, on_fds(&[conn])?);
         r.insert(libc::SYS_sendto, on_fds(&[conn])?);
         r.insert(libc::SYS_setsockopt, on_fds(&[conn])?);
+        let no_exec = SeccompCondition::new(
+            2,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
+            0,
+        )?;
+        r.insert(libc::SYS_mprotect, vec![SeccompRule::new(vec![no_exec])?]);
+    } else if fds.ring.is_some() {
+        // The ring thread's malloc arena grows with mprotect (never executable).
         let no_exec = SeccompCondition::new(
             2,
             SeccompCmpArgLen::Dword,

@@ -55,6 +55,9 @@ pub fn interrupt_signal() -> libc::c_int {
 /// From another host thread (the net ring's): gets the vCPU's thread out of the guest and
 /// out of any host-side wait, so its loop looks at what that thread recorded.
 pub fn interrupt_vcpu() {
+    // Orders what the caller recorded before the load of VCPU_TID (the vCPU's thread
+    // fences between storing it and looking at the record).
+    std::sync::atomic::fence(Ordering::SeqCst);
     write_wake_pipe();
     let tid = VCPU_TID.load(Ordering::SeqCst);
     if tid > 0 {
@@ -127,6 +130,7 @@ pub fn with_vcpu_armed<R>(vcpu: &mut kvm_ioctls::VcpuFd, f: impl FnOnce(&mut kvm
     IMMEDIATE_EXIT.store(byte, Ordering::SeqCst);
     // SAFETY: gettid has no arguments and cannot fail.
     VCPU_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+    std::sync::atomic::fence(Ordering::SeqCst);
     let _disarm = Disarm;
     f(vcpu)
 }

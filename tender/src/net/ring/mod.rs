@@ -16,6 +16,7 @@ use abi::hypercall::Ret;
 use abi::netring;
 pub use serve::{Frames, RingFault, RingServer};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -86,6 +87,7 @@ pub struct RingFds {
 pub struct NetRing {
     doorbell: Arc<EventFd>,
     stop: Arc<EventFd>,
+    stopping: Arc<AtomicBool>,
     fault: Arc<OnceLock<String>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -107,22 +109,29 @@ impl NetRing {
         vm.register_ioevent(&doorbell, &arch::NET_RING_DOORBELL, 0u32).map_err(RingError::Doorbell)?;
         let fault = Arc::new(OnceLock::new());
         let server = RingServer::new(mem.shared(), ring, nets);
-        let (d, s, f) = (Arc::clone(&doorbell), Arc::clone(&stop), Arc::clone(&fault));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let wake = Wake {
+            doorbell: Arc::clone(&doorbell),
+            stop: Arc::clone(&stop),
+            stopping: Arc::clone(&stopping),
+        };
+        let f = Arc::clone(&fault);
         // The thread must be running its own code before the seccomp filter goes on: std's
         // thread start-up (its signal stack, its guard page) makes calls the filter forbids.
         let (started, running) = std::sync::mpsc::sync_channel(0);
         let thread = std::thread::Builder::new()
             .name("net-ring".into())
             .spawn(move || {
+                block_vcpu_signals();
                 let _ = started.send(());
-                if let Err(e) = serve_until_stopped(server, &d, &s) {
+                if let Err(e) = serve_until_stopped(server, &wake) {
                     let _ = f.set(crate::diag::chain(&e));
                     crate::signal::interrupt_vcpu();
                 }
             })
             .map_err(RingError::Thread)?;
         let _ = running.recv();
-        Ok(NetRing { doorbell, stop, fault, thread: Some(thread) })
+        Ok(NetRing { doorbell, stop, stopping, fault, thread: Some(thread) })
     }
 
     /// Why the thread gave up on the guest's ring, if it did.
@@ -143,6 +152,7 @@ impl NetRing {
 
 impl Drop for NetRing {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let _ = self.stop.write(1);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -150,52 +160,87 @@ impl Drop for NetRing {
     }
 }
 
-/// Serves the ring until `stop` is signalled; an error is the guest's fault.
-fn serve_until_stopped<F: Frames>(
-    mut server: RingServer<F>,
-    doorbell: &EventFd,
-    stop: &EventFd,
-) -> Result<(), RingFault> {
+/// How long the thread sleeps at most while reads wait for the guest to consume commits
+/// (the guest rings no doorbell for that).
+const COMMIT_WAIT: Duration = Duration::from_millis(1);
+
+/// Serves the ring until stopped; an error is the guest's fault.
+fn serve_until_stopped<F: Frames>(mut server: RingServer<F>, wake: &Wake) -> Result<(), RingFault> {
     let mut idle_since: Option<Instant> = None;
-    loop {
+    while !wake.stopping.load(Ordering::Acquire) {
         if server.serve()? > 0 {
             idle_since = None;
             continue;
         }
-        if idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
+        let blocked = server.waiting_on_commits();
+        if !blocked && idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
             std::hint::spin_loop();
             continue;
         }
         // About to sleep: ask for the doorbell, then look once more, so an entry published
         // before the guest saw the flag is not left waiting.
         server.set_needs_kick(true)?;
-        if !server.has_work()? && !sleep(doorbell, stop) {
-            return Ok(());
+        if blocked || !server.has_work()? {
+            let timeout = blocked.then_some(COMMIT_WAIT);
+            if !sleep(wake, timeout).map_err(RingFault::Wait)? {
+                return Ok(());
+            }
         }
         server.set_needs_kick(false)?;
         idle_since = None;
     }
+    Ok(())
 }
 
-/// Sleeps until the doorbell rings (true) or `stop` is signalled (false).
-fn sleep(doorbell: &EventFd, stop: &EventFd) -> bool {
-    let mut fds = [doorbell.as_raw_fd(), stop.as_raw_fd()].map(|fd| libc::pollfd {
+/// What wakes the sleeping thread: the doorbell, or the stop request.
+struct Wake {
+    doorbell: Arc<EventFd>,
+    stop: Arc<EventFd>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// Sleeps until the doorbell rings or `timeout` passes (true), or a stop is requested (false).
+fn sleep(wake: &Wake, timeout: Option<Duration>) -> std::io::Result<bool> {
+    let mut fds = [wake.doorbell.as_raw_fd(), wake.stop.as_raw_fd()].map(|fd| libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     });
+    let ts = timeout
+        .map(|t| libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as _ });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     loop {
-        // SAFETY: `fds` is a valid array of two pollfd; no timeout, no signal mask.
-        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+        // SAFETY: `fds` is a valid array of two pollfd and `ts_ptr` null or a live timespec;
+        // no signal mask.
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
         if n < 0 {
-            continue; // EINTR
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
         }
         if fds[1].revents != 0 {
-            return false;
+            return Ok(false);
         }
         if fds[0].revents != 0 {
-            let _ = doorbell.read();
-            return true;
+            let _ = wake.doorbell.read();
         }
+        return Ok(true);
+    }
+}
+
+/// Blocks the signals the vCPU's thread handles (SIGINT, SIGTERM, the interrupt signal) in
+/// the calling thread, so they are always delivered where they get the vCPU out of the guest.
+fn block_vcpu_signals() {
+    // SAFETY: a zeroed sigset_t is valid input to sigemptyset; pthread_sigmask only changes
+    // this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, crate::signal::interrupt_signal()] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }

@@ -38,6 +38,10 @@ pub enum RingFault {
     },
     #[error("net ring: the ring itself is not in guest memory")]
     Ring(#[source] MemoryError),
+    #[error("net ring: com_head is {ahead} commits away from the host's com_tail")]
+    Commits { ahead: u32 },
+    #[error("net ring: the host thread could not wait")]
+    Wait(#[source] std::io::Error),
 }
 
 /// Bytes of the host's bounce buffer: more than any TAP frame (MTU ≤ 65535 plus header).
@@ -51,13 +55,15 @@ pub struct RingServer<F> {
     frames: F,
     ent_head: u32,
     com_tail: u32,
+    /// The last `serve` stopped at a read with no free commit slot.
+    blocked: bool,
     bounce: Vec<u8>,
 }
 
 impl<F: Frames> RingServer<F> {
     /// A server for the ring at `ring`, whose indices start at 0 (guest memory starts zeroed).
     pub fn new(mem: SharedMemory, ring: u64, frames: F) -> RingServer<F> {
-        RingServer { mem, ring, frames, ent_head: 0, com_tail: 0, bounce: vec![0; BOUNCE] }
+        RingServer { mem, ring, frames, ent_head: 0, com_tail: 0, blocked: false, bounce: vec![0; BOUNCE] }
     }
 
     fn load(&self, field: u64) -> Result<u32, RingFault> {
@@ -73,11 +79,22 @@ impl<F: Frames> RingServer<F> {
         Ok(self.load(netring::ENT_TAIL)? != self.ent_head)
     }
 
+    /// Whether the last [`serve`](Self::serve) stopped at a read waiting for the guest to
+    /// consume its commits (no doorbell announces that: poll for it).
+    pub fn waiting_on_commits(&self) -> bool {
+        self.blocked
+    }
+
     /// Says whether the host thread is about to sleep (and needs the doorbell). Setting it
     /// is a full barrier before the caller's next [`has_work`](Self::has_work): either the
     /// guest sees the flag and kicks, or the host sees the guest's entries.
     pub fn set_needs_kick(&self, on: bool) -> Result<(), RingFault> {
-        self.mem.store_u32(self.ring + netring::NEEDS_KICK, u32::from(on), SeqCst).map_err(RingFault::Ring)
+        self.mem
+            .store_u32(self.ring + netring::NEEDS_KICK, u32::from(on), SeqCst)
+            .map_err(RingFault::Ring)?;
+        // A SeqCst store alone does not order the later load of ENT_TAIL (Dekker).
+        std::sync::atomic::fence(SeqCst);
+        Ok(())
     }
 
     /// Serves every published entry (stopping early only when the commits are full);
@@ -89,6 +106,7 @@ impl<F: Frames> RingServer<F> {
             return Err(RingFault::Overrun { outstanding });
         }
         let mut served = 0;
+        self.blocked = false;
         while self.ent_head != tail {
             let index = self.ent_head;
             let mut raw = [0u8; Entry::SIZE];
@@ -97,9 +115,13 @@ impl<F: Frames> RingServer<F> {
             match Op::from_u32(e.op) {
                 Some(Op::NetWrite) => self.write(index, &e)?,
                 Some(Op::NetRead) => {
-                    let com_head = self.load(netring::COM_HEAD)?;
-                    if self.com_tail.wrapping_sub(com_head) >= netring::SLOTS {
-                        break; // the guest has not consumed its commits yet
+                    let ahead = self.com_tail.wrapping_sub(self.load(netring::COM_HEAD)?);
+                    if ahead > netring::SLOTS {
+                        return Err(RingFault::Commits { ahead });
+                    }
+                    if ahead == netring::SLOTS {
+                        self.blocked = true; // the guest has not consumed its commits yet
+                        break;
                     }
                     self.read(index, &e)?;
                 }

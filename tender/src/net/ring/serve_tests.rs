@@ -129,10 +129,24 @@ fn reads_wait_while_the_guest_has_not_consumed_its_commits() {
     assert_eq!(s.serve().unwrap(), netring::SLOTS - 1);
     g.push(2, 1, 0x4000, 1514);
     g.push(2, 1, 0x4000, 1514);
+    assert!(!s.waiting_on_commits());
     assert_eq!(s.serve().unwrap(), 1, "one commit slot left");
+    assert!(s.waiting_on_commits());
     assert_eq!(s.serve().unwrap(), 0);
+    assert!(s.waiting_on_commits());
     g.mem.write(RING + netring::COM_HEAD, &1u32.to_le_bytes()).unwrap();
     assert_eq!(s.serve().unwrap(), 1);
+    assert!(!s.waiting_on_commits());
+}
+
+#[test]
+fn a_com_head_beyond_the_commits_is_fatal() {
+    let port = Port::default();
+    let mut g = Guest::new();
+    g.mem.write(RING + netring::COM_HEAD, &0x8000_0000u32.to_le_bytes()).unwrap();
+    g.push(2, 1, 0x4000, 1514);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::Commits { ahead: 0x8000_0000 })));
 }
 
 #[test]
