@@ -16,8 +16,9 @@ use abi::layout::MIN_LOAD_ADDR;
 use goblin::elf::header::{
     EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_EXEC, EV_CURRENT, SELFMAG,
 };
-use goblin::elf64::header::SIZEOF_EHDR;
-use goblin::elf64::program_header::SIZEOF_PHDR;
+use goblin::elf64::header::{Header as Ehdr, SIZEOF_EHDR};
+use goblin::elf64::program_header::{ProgramHeader as Ephdr, SIZEOF_PHDR};
+use scroll::{Pread, LE};
 
 pub use head::{read_head, requests_interpreter, MAX_HEAD};
 pub use notes::{read_abi_note, read_manifest_note, NoteKind};
@@ -207,74 +208,66 @@ pub(crate) struct Phdr {
     pub p_align: u64,
 }
 
-/// Validates the header and decodes the program header table.
+/// Validates the header and decodes the program header table. goblin decodes the structures
+/// (bounds-checked, never panicking); the checks and their order are solo5-hvt's (ABI.md §1).
 pub(crate) fn parse(file: &[u8]) -> Result<Parsed, ElfError> {
     if file.get(..SELFMAG) != Some(&ELFMAG[..]) {
         return Err(ElfError::NotElf);
     }
-    let h = file.get(..SIZEOF_EHDR).ok_or(ElfError::TruncatedHeader { len: file.len() })?;
-    // `h` is exactly SIZEOF_EHDR bytes, so the reads below cannot fail; `unwrap_or` only
-    // keeps this panic-free without an `unwrap`.
-    let class = h.get(EI_CLASS).copied().unwrap_or(0);
+    let truncated = ElfError::TruncatedHeader { len: file.len() };
+    let ident = file.get(..SIZEOF_EHDR).ok_or(truncated.clone())?;
+    // Class and byte order first, from e_ident: goblin decodes any class and order.
+    let class = ident.get(EI_CLASS).copied().unwrap_or(0);
     if class != ELFCLASS64 {
         return Err(ElfError::Class(class));
     }
-    let data = h.get(EI_DATA).copied().unwrap_or(0);
+    let data = ident.get(EI_DATA).copied().unwrap_or(0);
     if data != ELFDATA2LSB {
         return Err(ElfError::Endian(data));
     }
-    let version = u32_at(h, 20).unwrap_or(0);
-    if version != u32::from(EV_CURRENT) {
-        return Err(ElfError::Version(version));
+    let h: Ehdr = file.pread_with(0, LE).map_err(|_| truncated)?;
+    if h.e_version != u32::from(EV_CURRENT) {
+        return Err(ElfError::Version(h.e_version));
     }
-    let e_type = u16_at(h, 16).unwrap_or(0);
-    if e_type != ET_EXEC {
-        return Err(ElfError::Type(e_type));
+    if h.e_type != ET_EXEC {
+        return Err(ElfError::Type(h.e_type));
     }
-    let machine = u16_at(h, 18).unwrap_or(0);
-    if machine != host_machine() {
-        return Err(ElfError::Machine { found: machine, expected: host_machine() });
+    if h.e_machine != host_machine() {
+        return Err(ElfError::Machine { found: h.e_machine, expected: host_machine() });
     }
-    let ehsize = u16_at(h, 52).unwrap_or(0);
-    if usize::from(ehsize) != SIZEOF_EHDR {
-        return Err(ElfError::EhSize(ehsize));
+    if usize::from(h.e_ehsize) != SIZEOF_EHDR {
+        return Err(ElfError::EhSize(h.e_ehsize));
     }
-    let phentsize = u16_at(h, 54).unwrap_or(0);
-    if usize::from(phentsize) != SIZEOF_PHDR {
-        return Err(ElfError::PhentSize(phentsize));
+    if usize::from(h.e_phentsize) != SIZEOF_PHDR {
+        return Err(ElfError::PhentSize(h.e_phentsize));
     }
-    let phnum = u16_at(h, 56).unwrap_or(0);
+    let (phoff, phnum) = (h.e_phoff, h.e_phnum);
     if phnum == 0 {
         return Err(ElfError::NoPhdrs);
     }
-    let phoff = u64_at(h, 32).unwrap_or(0);
     let table_err = ElfError::PhdrTable { phoff, phnum };
     let table = usize::try_from(phoff)
         .ok()
         .and_then(|start| Some(start..start.checked_add(usize::from(phnum) * SIZEOF_PHDR)?))
         .and_then(|range| file.get(range))
         .ok_or(table_err.clone())?;
-    let phdrs = table
-        .chunks_exact(SIZEOF_PHDR)
-        .enumerate()
-        .map(|(index, b)| decode_phdr(index, b))
+    let phdrs = (0..usize::from(phnum))
+        .map(|index| {
+            let p: Ephdr = table.pread_with(index * SIZEOF_PHDR, LE).ok()?;
+            Some(Phdr {
+                index,
+                p_type: p.p_type,
+                p_flags: p.p_flags,
+                p_offset: p.p_offset,
+                p_vaddr: p.p_vaddr,
+                p_filesz: p.p_filesz,
+                p_memsz: p.p_memsz,
+                p_align: p.p_align,
+            })
+        })
         .collect::<Option<Vec<_>>>()
         .ok_or(table_err)?;
-    let entry = u64_at(h, 24).unwrap_or(0);
-    Ok(Parsed { entry, phdrs })
-}
-
-fn decode_phdr(index: usize, b: &[u8]) -> Option<Phdr> {
-    Some(Phdr {
-        index,
-        p_type: u32_at(b, 0)?,
-        p_flags: u32_at(b, 4)?,
-        p_offset: u64_at(b, 8)?,
-        p_vaddr: u64_at(b, 16)?,
-        p_filesz: u64_at(b, 32)?,
-        p_memsz: u64_at(b, 40)?,
-        p_align: u64_at(b, 48)?,
-    })
+    Ok(Parsed { entry: h.e_entry, phdrs })
 }
 
 /// `len` bytes of `file` at the untrusted `offset`, if they are all inside it.

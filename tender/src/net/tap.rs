@@ -1,9 +1,11 @@
 //! TAP interfaces: open by name or adopt a passed-in fd, `IFF_TAP | IFF_NO_PI`,
-//! non-blocking, offloads off, MTU read from the interface (ABI.md §6).
+//! non-blocking, offloads off, MTU read from the interface (ABI.md §6). The ioctls go
+//! through rust-vmm's `vmm-sys-util` helpers (typed argument, fd borrowed).
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use vmm_sys_util::ioctl::{ioctl_with_mut_ref, ioctl_with_val};
 
 /// Why a TAP could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +93,7 @@ fn query(name: &str, request: libc::c_ulong) -> Result<libc::ifreq, TapError> {
     let sock = unsafe { OwnedFd::from_raw_fd(sock) };
     // SAFETY: SIOCGIF* requests read the name from and write one field of `req`,
     // a properly sized ifreq that lives across the call.
-    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), request as _, &mut req) };
+    let rc = unsafe { ioctl_with_mut_ref(&sock, request as _, &mut req) };
     if rc < 0 {
         let e = io::Error::last_os_error();
         return Err(match e.raw_os_error() {
@@ -108,8 +110,9 @@ fn mtu_of(name: &str) -> Result<u32, TapError> {
     Ok(unsafe { req.ifr_ifru.ifru_mtu } as u32)
 }
 
-fn configure(fd: RawFd, name: &str) -> Result<(), TapError> {
+fn configure(tap: BorrowedFd<'_>, name: &str) -> Result<(), TapError> {
     let err = |source| TapError::Configure { name: name.into(), source };
+    let fd = tap.as_raw_fd();
     // SAFETY: fcntl on a descriptor we hold; no memory is passed.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     // SAFETY: as above.
@@ -118,7 +121,7 @@ fn configure(fd: RawFd, name: &str) -> Result<(), TapError> {
     }
     // No GRO/GSO: the guest sees plain frames of at most MTU bytes.
     // SAFETY: TUNSETOFFLOAD takes its argument by value.
-    if unsafe { libc::ioctl(fd, libc::TUNSETOFFLOAD, 0 as libc::c_ulong) } < 0 {
+    if unsafe { ioctl_with_val(&tap, libc::TUNSETOFFLOAD as _, 0) } < 0 {
         return Err(err(io::Error::last_os_error()));
     }
     Ok(())
@@ -141,25 +144,28 @@ impl Tap {
         let mut req = ifreq(name)?;
         req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
         // SAFETY: TUNSETIFF reads and updates `req`, a valid ifreq on our stack.
-        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
+        if unsafe { ioctl_with_mut_ref(&file, libc::TUNSETIFF as _, &mut req) } < 0 {
             return Err(TapError::Attach { name: name.into(), source: io::Error::last_os_error() });
         }
         let got = ifreq_name(&req);
         if got != name {
             return Err(TapError::NameMismatch { wanted: name.into(), got });
         }
-        configure(file.as_raw_fd(), name)?;
+        configure(file.as_fd(), name)?;
         Ok(Tap { name: name.into(), mtu: mtu_of(name)?, file })
     }
 
     /// Adopts an already-open TAP fd (`--net:NAME=@FD`); the interface name and
     /// MTU are asked of the kernel (solo5-hvt never read the MTU here).
     pub fn from_fd(fd: RawFd) -> Result<Tap, TapError> {
+        // SAFETY: the caller checked that `fd` is open (`check_open`); it stays open (and
+        // ours, once adopted below) for as long as this borrow.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
         // SAFETY: an all-zero ifreq is valid; TUNGETIFF fills it for a TUN/TAP fd and
         // fails with EBADF/EINVAL/ENOTTY for anything else, touching nothing.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
-        if unsafe { libc::ioctl(fd, libc::TUNGETIFF, &mut req) } < 0 {
+        if unsafe { ioctl_with_mut_ref(&borrowed, libc::TUNGETIFF as _, &mut req) } < 0 {
             return Err(TapError::NotTapFd { fd, source: io::Error::last_os_error() });
         }
         // SAFETY: TUNGETIFF filled `ifru_flags`.
@@ -172,7 +178,7 @@ impl Tap {
             return Err(TapError::Headers(fd));
         }
         let name = ifreq_name(&req);
-        configure(fd, &name)?;
+        configure(borrowed, &name)?;
         let mtu = mtu_of(&name)?;
         // SAFETY: the user handed this descriptor to tender for the VM's lifetime;
         // TUNGETIFF proved it is an open TAP, and tender becomes its only user.
