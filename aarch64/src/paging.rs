@@ -1,57 +1,36 @@
 //! Identity-mapped 4 KiB-granule page tables covering all of guest memory and
 //! the hypercall MMIO window (ABI.md §4).
 
-use crate::layout::{BLOCK_SIZE, ENTRIES, GIB, MMIO_BASE, MMIO_PUD_INDEX, PGD, PMD, PTE, PUD};
-use abi::layout::{MIN_LOAD_ADDR, PAGE_SIZE, RO_REGION_START};
+use crate::layout::{PGD, PMD, PTE, PUD};
+use abi::paging::aarch64::El1;
+pub use abi::paging::aarch64::{BLOCK_DEVICE, BLOCK_RWX, PAGE_RO, PAGE_RWX, TABLE};
+use abi::paging::{Addresses, PageTables};
 
-/// Next-level table descriptor (valid | table).
-pub const TABLE: u64 = 0b11;
-/// Read-only boot-info pages: page | AttrIndx 4 (Normal WB) | AP = read-only at EL1 |
-/// inner shareable | AF | PXN | UXN.
-pub const PAGE_RO: u64 = 0x0060_0000_0000_0793;
-/// Image pages in the first 2 MiB: page | Normal WB | RW at EL1 | inner shareable |
-/// AF | UXN (executable at EL1).
-pub const PAGE_RWX: u64 = 0x0040_0000_0000_0713;
-/// The rest of RAM: 2 MiB block | Normal WB | RW at EL1 | inner shareable | AF | UXN.
-pub const BLOCK_RWX: u64 = 0x0040_0000_0000_0711;
-/// The MMIO window: 1 GiB block | AttrIndx 1 (Device-nGnRE) | RW at EL1 | AF | PXN | UXN.
-pub const BLOCK_DEVICE: u64 = 0x0060_0000_0000_0705;
+/// Where the tender's tables live in guest memory (ABI.md §4). No guard page: its
+/// table is never used.
+pub const ADDRESSES: Addresses = Addresses {
+    top: PGD,
+    gib: PUD,
+    dir: [PMD, PMD + 0x1000, PMD + 0x2000, PMD + 0x3000],
+    pt_low: PTE,
+    pt_guard: 0,
+};
 
 /// Calls `write(gpa, entry)` for every non-zero 64-bit table entry of a guest with
 /// `mem_size` bytes (a multiple of 2 MiB, at most 4 GiB). Entries not written must
-/// be zero (guest memory starts zeroed).
-pub fn for_each_entry(mem_size: u64, mut write: impl FnMut(u64, u64)) {
-    write(PGD, PUD | TABLE);
-    // One PUD entry per GiB that holds RAM, each pointing at its own PMD.
-    for gib in 0..mem_size.div_ceil(GIB) {
-        write(PUD + 8 * gib, (PMD + gib * PAGE_SIZE) | TABLE);
-    }
-    write(PUD + 8 * MMIO_PUD_INDEX, MMIO_BASE | BLOCK_DEVICE);
-    // The first 2 MiB use 4 KiB pages so that the zero page and the page tables
-    // stay unmapped and boot info is read-only.
-    write(PMD, PTE | TABLE);
-    for i in 0..ENTRIES {
-        let addr = i * PAGE_SIZE;
-        let flags = if addr < RO_REGION_START {
-            continue;
-        } else if addr < MIN_LOAD_ADDR {
-            PAGE_RO
-        } else {
-            PAGE_RWX
-        };
-        write(PTE + 8 * i, addr | flags);
-    }
-    // PMDs are consecutive pages, so block n's entry is at PMD + 8 * n.
-    let mut addr = BLOCK_SIZE;
-    while addr < mem_size {
-        write(PMD + 8 * (addr / BLOCK_SIZE), addr | BLOCK_RWX);
-        addr += BLOCK_SIZE;
-    }
+/// be zero (guest memory starts zeroed). The map is `abi::paging`'s, as guest-rt's
+/// is: 4 KiB pages in the first 2 MiB, 2 MiB blocks above, the MMIO window's block.
+pub fn for_each_entry(mem_size: u64, write: impl FnMut(u64, u64)) {
+    let mut tables = PageTables::<El1>::NEW;
+    tables.build(&ADDRESSES, mem_size, None);
+    tables.for_each_entry(&ADDRESSES, write);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::BLOCK_SIZE;
+    use abi::layout::PAGE_SIZE;
     use std::collections::BTreeMap;
 
     fn tables(mem: u64) -> BTreeMap<u64, u64> {

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod manifest;
 pub mod netring;
 pub mod note;
+pub mod paging;
 
 /// Version of the hvt ABI this crate describes (the ABI note's `abi_version`).
 pub const ABI_VERSION: u32 = 2;

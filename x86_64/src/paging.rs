@@ -1,49 +1,39 @@
 //! Identity-mapped 4-level page tables covering all of guest memory (ABI.md §3).
 
-use crate::layout::{ENTRIES, PD, PDPT, PD_COUNT, PML4, PT};
-use abi::layout::{MIN_LOAD_ADDR, PAGE_SIZE, RO_REGION_START};
+use crate::layout::{PD, PDPT, PML4, PT};
+use abi::paging::x86_64::Host;
+use abi::paging::{Addresses, PageTables};
 
-/// Present.
-const P: u64 = 1 << 0;
-/// Writable.
-const RW: u64 = 1 << 1;
-/// Page size (a 2 MiB page in a PD entry).
-const PS: u64 = 1 << 7;
 /// Size of one PD entry's page.
-const LARGE_PAGE: u64 = 2 << 20;
+#[cfg(test)]
+const LARGE_PAGE: u64 = abi::paging::BLOCK;
+
+/// Where the tender's tables live in guest memory (ABI.md §3). No guard page: its
+/// table is never used.
+pub const ADDRESSES: Addresses = Addresses {
+    top: PML4,
+    gib: PDPT,
+    dir: [PD, PD + 0x1000, PD + 0x2000, PD + 0x3000],
+    pt_low: PT,
+    pt_guard: 0,
+};
 
 /// Calls `write(gpa, entry)` for every non-zero 64-bit page-table entry of a
 /// guest with `mem_size` bytes (a multiple of 2 MiB). Entries not written must be
-/// zero (guest memory starts zeroed).
-pub fn for_each_entry(mem_size: u64, mut write: impl FnMut(u64, u64)) {
-    write(PML4, PDPT | P | RW);
-    for n in 0..PD_COUNT {
-        write(PDPT + 8 * n, (PD + n * PAGE_SIZE) | P | RW);
-    }
-    // The first 2 MiB use 4 KiB pages so that the zero page and the page tables
-    // stay unmapped and boot info is read-only.
-    write(PD, PT | P | RW);
-    for i in 0..ENTRIES {
-        let addr = i * PAGE_SIZE;
-        let flags = if addr < RO_REGION_START {
-            continue;
-        } else if addr < MIN_LOAD_ADDR {
-            P
-        } else {
-            P | RW
-        };
-        write(PT + 8 * i, addr | flags);
-    }
-    let mut addr = LARGE_PAGE;
-    while addr < mem_size {
-        write(PD + 8 * (addr / LARGE_PAGE), addr | P | RW | PS);
-        addr += LARGE_PAGE;
-    }
+/// zero (guest memory starts zeroed). The map is `abi::paging`'s, as guest-rt's is:
+/// 4 KiB pages in the first 2 MiB (the zero page and the tables unmapped, boot info
+/// read-only), 2 MiB pages above.
+pub fn for_each_entry(mem_size: u64, write: impl FnMut(u64, u64)) {
+    let mut tables = PageTables::<Host>::NEW;
+    tables.build(&ADDRESSES, mem_size, None);
+    tables.for_each_entry(&ADDRESSES, write);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::PD;
+    use abi::layout::PAGE_SIZE;
     use std::collections::BTreeMap;
 
     fn tables(mem: u64) -> BTreeMap<u64, u64> {

@@ -5,51 +5,28 @@
 //! 4 KiB granule, 40-bit VA (the tender's TCR_EL1): PGD → PUD (one entry per
 //! GiB of RAM, and the MMIO block at 4 GiB) → one PMD per GiB → 4 KiB pages in
 //! the first 2 MiB (nothing below 0x10000, read-only up to 1 MiB) and in the
-//! 2 MiB that hold the guard page; 2 MiB blocks elsewhere. The builder is the
-//! shared `crate::paging`; this module gives it the AArch64 descriptor bits.
+//! 2 MiB that hold the guard page; 2 MiB blocks elsewhere. The builder and the
+//! descriptor bits are `abi::paging`'s, shared with the tender.
 
 // The port's paging names; on non-AArch64 hosts this file is compiled only for
 // its unit tests (see `arch/mod.rs`), which do not use them all.
 #[cfg_attr(test, allow(unused_imports))]
 pub use crate::paging::{Table, BLOCK, GIB, MAX_MEM, PAGE};
 
-/// Next-level table.
-const TABLE: u64 = 0b11;
-/// Boot info pages: Normal WB, read-only at EL1, never executable.
-const PAGE_RO: u64 = 0x0060_0000_0000_0793;
-/// RAM pages: Normal WB, read-write, executable at EL1 only.
-const PAGE_RWX: u64 = 0x0040_0000_0000_0713;
-/// RAM blocks: as `PAGE_RWX`, 2 MiB at a time.
-const BLOCK_RWX: u64 = 0x0040_0000_0000_0711;
-/// The hypercall window: a 1 GiB Device-nGnRE block, never executable.
-const BLOCK_DEVICE: u64 = 0x0060_0000_0000_0705;
-/// Where the hypercall window starts.
-const MMIO_BASE: u64 = abi::hypercall::MMIO_BASE;
-
-/// The AArch64 descriptor bits, plus the MMIO block at 4 GiB.
-#[derive(Debug)]
-pub struct Aarch64;
-
-impl crate::paging::Descriptors for Aarch64 {
-    const TABLE: u64 = TABLE;
-    const BLOCK_RW: u64 = BLOCK_RWX;
-    const PAGE_RO: u64 = PAGE_RO;
-    const PAGE_RW: u64 = PAGE_RWX;
-    const FIXED_GIB: &'static [(usize, u64)] = &[((MMIO_BASE / GIB) as usize, MMIO_BASE | BLOCK_DEVICE)];
-}
-
 /// Every table the map needs: PGD (`top`), PUD (`gib`), one PMD per GiB
 /// (`dir`), PTEs for the first 2 MiB and for the 2 MiB that hold the guard
-/// page. `build` fills them in, `root` is the value for TTBR0_EL1.
-pub type PageTables = crate::paging::PageTables<Aarch64>;
+/// page, with `abi::paging`'s AArch64 bits (the tender's own: `main` runs at EL1).
+pub type PageTables = crate::paging::PageTables<abi::paging::aarch64::El1>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi::paging::aarch64::{BLOCK_DEVICE, BLOCK_RWX, PAGE_RO, PAGE_RWX, TABLE};
 
     fn build(mem: u64, guard: Option<u64>) -> Box<PageTables> {
         let mut t = Box::new(PageTables::NEW);
-        t.build(mem, guard);
+        let at = t.own_addresses();
+        t.build(&at, mem, guard);
         t
     }
 

@@ -3,44 +3,25 @@
 //!
 //! Same identity map as the tender's (ABI.md §3) otherwise: 4 KiB pages in the
 //! first 2 MiB (nothing below 0x10000, read-only up to 1 MiB), 2 MiB pages up to
-//! the end of guest memory, nothing above. The builder is the shared
-//! `crate::paging`; this module gives it the x86_64 entry bits.
+//! the end of guest memory, nothing above. The builder and the bits are
+//! `abi::paging`'s, shared with the tender.
 
 pub use crate::paging::{Table, BLOCK as LARGE_PAGE, MAX_MEM, PAGE};
 
-/// Present.
-const P: u64 = 1 << 0;
-/// Writable.
-const RW: u64 = 1 << 1;
-/// User-accessible.
-const US: u64 = 1 << 2;
-/// 2 MiB page (in a PD entry).
-const PS: u64 = 1 << 7;
-
-/// The x86_64 entry bits: everything user-accessible, writable but the boot info.
-#[derive(Debug)]
-pub struct X86_64;
-
-impl crate::paging::Descriptors for X86_64 {
-    const TABLE: u64 = P | RW | US;
-    const BLOCK_RW: u64 = P | RW | US | PS;
-    const PAGE_RO: u64 = P | US;
-    const PAGE_RW: u64 = P | RW | US;
-    const FIXED_GIB: &'static [(usize, u64)] = &[];
-}
-
 /// Every table the map needs: PML4 (`top`), PDPT (`gib`), one PD per GiB
 /// (`dir`), a page table for the first 2 MiB and one for the 2 MiB that hold
-/// the stack guard page. `build` fills them in, `root` is the value for CR3.
-pub type PageTables = crate::paging::PageTables<X86_64>;
+/// the stack guard page, with `abi::paging`'s user-accessible x86_64 bits.
+pub type PageTables = crate::paging::PageTables<abi::paging::x86_64::User>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi::paging::x86_64::{P, PS, RW, US};
 
     fn build(mem: u64, guard: Option<u64>) -> Box<PageTables> {
         let mut t = Box::new(PageTables::NEW);
-        t.build(mem, guard);
+        let at = t.own_addresses();
+        t.build(&at, mem, guard);
         t
     }
 
