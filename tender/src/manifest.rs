@@ -174,8 +174,8 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elf::test_image::mft as mft_bytes;
     use abi::bytes::{get_u16, get_u64, put_u32};
+    use tender_tests::elf_image::mft as mft_bytes;
 
     fn two_devices() -> Vec<u8> {
         mft_bytes(&[("storage", mft::TYPE_BLOCK_BASIC), ("service", mft::TYPE_NET_BASIC)])

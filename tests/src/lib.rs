@@ -2,6 +2,7 @@
 //! timeout, and decides whether KVM tests run, SKIP, or fail (TENDER_REQUIRE_KVM=1).
 
 pub mod craft;
+pub mod elf_image;
 pub mod engines;
 pub mod guest;
 pub mod netns;

@@ -94,7 +94,7 @@ mod tests {
 
     #[test]
     fn the_head_answers_like_the_whole_file() {
-        let mut file = crate::elf::test_image::good_image().build();
+        let mut file = tender_tests::elf_image::good_image(crate::elf::host_machine()).build();
         file.resize(3 << 20, 0xAA);
         let head = read_head(&mut Cursor::new(&file)).unwrap();
         assert!(head.len() < 64 << 10, "head is {} bytes", head.len());

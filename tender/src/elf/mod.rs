@@ -8,8 +8,6 @@ mod head;
 mod notes;
 mod segments;
 #[cfg(test)]
-pub(crate) mod test_image;
-#[cfg(test)]
 mod tests;
 
 use abi::layout::MIN_LOAD_ADDR;

@@ -2,16 +2,7 @@
 //! a few instructions that make one malformed hypercall or bad access, with the
 //! exit status and the message the tender must answer with.
 
-use abi::bytes::{put_u16, put_u32, put_u64};
-use abi::{manifest, note};
-
-/// Guest address of the data block that code can point hypercalls at.
-const DATA: u64 = 0x10_0800;
-const LOAD: u64 = 0x10_0000;
-const SEG_OFFSET: usize = 0x1000;
-const SEG_SIZE: usize = 0x1000;
-/// `EM_AARCH64`.
-const EM_AARCH64: u16 = 183;
+use tender_tests::elf_image::{self, CODE as LOAD, DATA};
 /// Address of hypercall `nr`.
 const fn hc(nr: u64) -> u64 {
     abi::hypercall::MMIO_BASE + abi::hypercall::MMIO_STRIDE * nr
@@ -68,58 +59,11 @@ fn words(v: &[u64]) -> Vec<u8> {
     v.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
 
-fn note_header(b: &mut [u8], at: usize, descsz: u32, ty: u32) {
-    put_u32(b, at, note::NAME.len() as u32);
-    put_u32(b, at + 4, descsz);
-    put_u32(b, at + 8, ty);
-    b[at + 12..at + 20].copy_from_slice(&note::NAME_PADDED);
-}
-
-/// (type, flags, offset, vaddr, size, align) of one program header at `index`.
-fn phdr(b: &mut [u8], index: usize, p: (u32, u32, usize, u64, usize, u64)) {
-    let at = 64 + 56 * index;
-    put_u32(b, at, p.0);
-    put_u32(b, at + 4, p.1);
-    put_u64(b, at + 8, p.2 as u64);
-    put_u64(b, at + 16, p.3);
-    put_u64(b, at + 24, p.3);
-    put_u64(b, at + 32, p.4 as u64);
-    put_u64(b, at + 40, p.4 as u64);
-    put_u64(b, at + 48, p.5);
-}
-
-/// An AArch64 hvt image running `code` with `data` at `DATA`: one R+X PT_LOAD
-/// at 0x100000 and the ABI and manifest notes.
+/// An AArch64 hvt image running `code` with `data` at `DATA`, built by the one image
+/// builder (`tender_tests::elf_image`).
 pub fn image(code: &[u32], data: &[u8]) -> Vec<u8> {
-    assert!(code.len() * 4 <= 0x800 && data.len() <= 0x800);
-    let mut b = vec![0u8; SEG_OFFSET + SEG_SIZE];
-    b[..4].copy_from_slice(b"\x7fELF");
-    (b[4], b[5], b[6]) = (2, 1, 1); // ELFCLASS64, little-endian, EV_CURRENT
-    put_u16(&mut b, 16, 2); // ET_EXEC
-    put_u16(&mut b, 18, EM_AARCH64);
-    put_u32(&mut b, 20, 1);
-    put_u64(&mut b, 24, LOAD); // e_entry
-    put_u64(&mut b, 32, 64); // e_phoff
-    put_u16(&mut b, 52, 64); // e_ehsize
-    put_u16(&mut b, 54, 56); // e_phentsize
-    put_u16(&mut b, 56, 3); // e_phnum
-    phdr(&mut b, 0, (1, 5, SEG_OFFSET, LOAD, SEG_SIZE, 0x1000)); // PT_LOAD R+X
-    let (abi_at, mft_at) = (0x100, 0x128);
-    note_header(&mut b, abi_at, note::ABI_DESC_SIZE as u32, note::TYPE_ABI);
-    put_u32(&mut b, abi_at + 20, note::TARGET_HVT);
-    put_u32(&mut b, abi_at + 24, abi::ABI_VERSION);
-    phdr(&mut b, 1, (4, 4, abi_at, 0, 20 + note::ABI_DESC_SIZE as usize, 4)); // PT_NOTE
-    let mft_desc = 4 + manifest::HEADER_SIZE + manifest::ENTRY_SIZE;
-    note_header(&mut b, mft_at, mft_desc as u32, note::TYPE_MANIFEST);
-    put_u32(&mut b, mft_at + 24, manifest::VERSION);
-    put_u32(&mut b, mft_at + 28, 1);
-    put_u32(&mut b, mft_at + 32 + manifest::off::TYPE, manifest::TYPE_RESERVED_FIRST);
-    phdr(&mut b, 2, (4, 4, mft_at, 0, 20 + mft_desc, 8)); // PT_NOTE
-    for (i, w) in code.iter().enumerate() {
-        put_u32(&mut b, SEG_OFFSET + 4 * i, *w);
-    }
-    b[SEG_OFFSET + 0x800..SEG_OFFSET + 0x800 + data.len()].copy_from_slice(data);
-    b
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    elf_image::hvt_image(elf_image::EM_AARCH64, &bytes, data, elf_image::Notes::default())
 }
 
 /// One hostile guest: its name, the exit status and a piece of the message
@@ -214,7 +158,7 @@ mod tests {
             let b = &c.image;
             assert_eq!(&b[..4], b"\x7fELF", "{}", c.name);
             assert_eq!(u16::from_le_bytes([b[18], b[19]]), 183);
-            assert_eq!(u32::from_le_bytes(b[0x108..0x10C].try_into().unwrap()), note::TYPE_ABI);
+            assert_eq!(u64::from_le_bytes(b[24..32].try_into().unwrap()), LOAD, "{}: e_entry", c.name);
             assert!(!c.name.contains('.'), "the file name encodes the status after a dot");
         }
         // Two halt on purpose (42 and 43); every other case is a fatal error.

@@ -1,10 +1,25 @@
-//! Test-only builder of small ELF64 images: header, program headers, notes and segment bytes.
+//! The one builder of test images, for either architecture: ELF64 header, program headers,
+//! Solo5 notes and segment bytes, every field overridable (the loader's unit tests), and
+//! [`hvt_image`], a runnable image around hand-assembled code (the hostile-guest tests on
+//! x86_64 and in the arm64 VM).
 
 use abi::bytes::{put_u16 as put16, put_u32 as put32, put_u64 as put64};
 use abi::manifest as mft;
 use abi::note;
-use goblin::elf::header::{ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRENT};
-use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+
+/// The ELF constants the images use (elf.h).
+pub const ELFMAG: &[u8; 4] = b"\x7fELF";
+pub const ELFCLASS64: u8 = 2;
+pub const ELFDATA2LSB: u8 = 1;
+pub const EV_CURRENT: u8 = 1;
+pub const ET_EXEC: u16 = 2;
+pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+pub const PT_LOAD: u32 = 1;
+pub const PT_NOTE: u32 = 4;
+pub const PF_X: u32 = 1;
+pub const PF_W: u32 = 2;
+pub const PF_R: u32 = 4;
 
 /// One program header and the bytes it points at.
 #[derive(Clone, Debug)]
@@ -69,14 +84,14 @@ pub struct ElfBuilder {
 }
 
 impl ElfBuilder {
-    /// A valid header for this host with no program headers.
-    pub fn new() -> ElfBuilder {
+    /// A valid header for `machine` (`EM_X86_64`, `EM_AARCH64`) with no program headers.
+    pub fn new(machine: u16) -> ElfBuilder {
         ElfBuilder {
             class: ELFCLASS64,
             data: ELFDATA2LSB,
             version: EV_CURRENT.into(),
             e_type: ET_EXEC,
-            machine: super::host_machine(),
+            machine,
             entry: 0x10_0010,
             ehsize: 64,
             phentsize: 56,
@@ -161,18 +176,21 @@ pub fn mft(devices: &[(&str, u32)]) -> Vec<u8> {
 }
 
 /// Phdr indices of [`good_image`].
-pub const ABI: usize = 0;
-pub const MANIFEST: usize = 1;
-pub const TLS: usize = 2;
-pub const TEXT: usize = 3;
-pub const DATA: usize = 4;
-pub const BSS: usize = 5;
+pub mod phdr {
+    pub const ABI: usize = 0;
+    pub const MANIFEST: usize = 1;
+    pub const TLS: usize = 2;
+    pub const TEXT: usize = 3;
+    pub const DATA: usize = 4;
+    pub const BSS: usize = 5;
+}
 
-/// A Solo5-like image: ABI and manifest notes, an empty TLS PT_LOAD at 0, text (R+X) at
-/// 0x100000, data (R+W, with some .bss) at 0x101000, and a file-less .bss PT_LOAD at 0x102000.
-pub fn good_image() -> ElfBuilder {
+/// A Solo5-like image for `machine`: ABI and manifest notes, an empty TLS PT_LOAD at 0, text
+/// (R+X) at 0x100000, data (R+W, with some .bss) at 0x101000, and a file-less .bss PT_LOAD at
+/// 0x102000.
+pub fn good_image(machine: u16) -> ElfBuilder {
     let devices = [("storage", mft::TYPE_BLOCK_BASIC), ("service", mft::TYPE_NET_BASIC)];
-    let mut b = ElfBuilder::new();
+    let mut b = ElfBuilder::new(machine);
     b.phdrs = vec![
         note_ph(abi_note(note::TARGET_HVT, abi::ABI_VERSION)),
         note_ph(manifest_note(&mft(&devices))),
@@ -181,6 +199,84 @@ pub fn good_image() -> ElfBuilder {
         load(PF_R | PF_W, 0x10_1000, 0x10, 0x20),
         load(PF_R | PF_W, 0x10_2000, 0, 0x3000),
     ];
-    b.phdrs[MANIFEST].align = 8;
+    b.phdrs[phdr::MANIFEST].align = 8;
     b
+}
+
+/// Where [`hvt_image`] loads its code.
+pub const CODE: u64 = 0x10_0000;
+/// Guest address of [`hvt_image`]'s data block, which code can point hypercalls at.
+pub const DATA: u64 = CODE + 0x800;
+
+/// What the notes of an [`hvt_image`] say.
+#[derive(Clone, Copy, Debug)]
+pub struct Notes {
+    pub abi_target: u32,
+    pub abi_version: u32,
+    pub with_abi: bool,
+    pub with_manifest: bool,
+    /// A net device named "net0" in the manifest (handle 1).
+    pub with_net: bool,
+}
+
+impl Default for Notes {
+    fn default() -> Self {
+        Notes {
+            abi_target: note::TARGET_HVT,
+            abi_version: abi::ABI_VERSION,
+            with_abi: true,
+            with_manifest: true,
+            with_net: false,
+        }
+    }
+}
+
+/// A runnable hvt image for `machine`: `code` (entry) and, at [`DATA`], `data`, in one R+X
+/// PT_LOAD of 4 KiB at [`CODE`]; plus the notes.
+pub fn hvt_image(machine: u16, code: &[u8], data: &[u8], notes: Notes) -> Vec<u8> {
+    assert!(code.len() <= 0x800 && data.len() <= 0x800);
+    let mut seg = vec![0u8; 0x1000];
+    seg[..code.len()].copy_from_slice(code);
+    seg[0x800..0x800 + data.len()].copy_from_slice(data);
+    let mut b = ElfBuilder::new(machine);
+    b.entry = CODE;
+    let mut text = load(PF_R | PF_X, CODE, 0, 0x1000).with_data(seg);
+    // Page-aligned in the file too, as a linker lays out a loadable segment.
+    text.offset = Some(0x1000);
+    if notes.with_abi {
+        b.phdrs.push(note_ph(abi_note(notes.abi_target, notes.abi_version)));
+    }
+    if notes.with_manifest {
+        let devices: &[(&str, u32)] = if notes.with_net { &[("net0", mft::TYPE_NET_BASIC)] } else { &[] };
+        let mut m = note_ph(manifest_note(&mft(devices)));
+        m.align = 8;
+        b.phdrs.push(m);
+    }
+    b.phdrs.push(text.clone());
+    let mut f = b.build();
+    // The load segment's bytes go at its page-aligned offset (build put them after the notes).
+    f.truncate(f.len() - text.data.len());
+    f.resize(0x1000, 0);
+    f.extend_from_slice(&text.data);
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hvt_images_put_code_and_data_where_they_say() {
+        let f = hvt_image(EM_AARCH64, &[1, 2, 3], &[9; 8], Notes { with_net: true, ..Notes::default() });
+        assert_eq!(&f[..4], ELFMAG);
+        assert_eq!(u16::from_le_bytes([f[18], f[19]]), EM_AARCH64);
+        assert_eq!(&f[0x1000..0x1003], &[1, 2, 3]);
+        assert_eq!(&f[0x1800..0x1808], &[9; 8]);
+        assert_eq!(f.len(), 0x2000);
+        let text = 64 + 56 * 2;
+        assert_eq!(u32::from_le_bytes(f[text..text + 4].try_into().unwrap()), PT_LOAD);
+        assert_eq!(u64::from_le_bytes(f[text + 8..text + 16].try_into().unwrap()), 0x1000);
+        let without = hvt_image(EM_X86_64, &[], &[], Notes { with_abi: false, ..Notes::default() });
+        assert_eq!(u16::from_le_bytes([without[56], without[57]]), 2, "manifest and text only");
+    }
 }
