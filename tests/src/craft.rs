@@ -1,11 +1,17 @@
-//! Hand-assembled x86_64 hvt images for hostile-guest tests, built by the one image
-//! builder ([`crate::elf_image`]): code at 0x100000 (entry), data at [`DATA`], the notes.
+//! Hand-assembled hvt images for hostile-guest tests, built by the one image builder
+//! ([`crate::elf_image`]): code at 0x100000 (entry), data at [`DATA`], the notes. The
+//! machine code is per architecture ([`asm`] for x86_64, [`arm`] for AArch64); [`code`] is
+//! this host's, for the tests that mean the same on both.
 
-pub use crate::elf_image::{Notes, DATA};
+use crate::elf_image::{hvt_image, EM_AARCH64, EM_X86_64};
+pub use crate::elf_image::{Notes, CODE, DATA};
 
-/// An x86_64 hvt image running `code` with `data` at [`DATA`].
+/// The `e_machine` of this host's guests.
+pub const HOST_MACHINE: u16 = if cfg!(target_arch = "aarch64") { EM_AARCH64 } else { EM_X86_64 };
+
+/// An hvt image for this host running `code` with `data` at [`DATA`].
 pub fn image(code: &[u8], data: &[u8], notes: Notes) -> Vec<u8> {
-    crate::elf_image::hvt_image(crate::elf_image::EM_X86_64, code, data, notes)
+    hvt_image(HOST_MACHINE, code, data, notes)
 }
 
 /// x86_64 machine code snippets, each with its mnemonic.
@@ -45,6 +51,118 @@ pub mod asm {
     }
 }
 
+/// AArch64 machine code, each instruction with its mnemonic (as little-endian words).
+pub mod arm {
+    /// Guest address of hypercall `nr`'s MMIO register.
+    pub const fn hc(nr: u64) -> u64 {
+        abi::hypercall::MMIO_BASE + abi::hypercall::MMIO_STRIDE * nr
+    }
+    /// `movz x<rd>, #imm, lsl #16*hw` then `movk` for the other non-zero halfwords:
+    /// loads a 64-bit constant.
+    pub fn mov(rd: u32, v: u64) -> Vec<u32> {
+        let mut out = vec![0xD280_0000 | ((v & 0xFFFF) as u32) << 5 | rd];
+        for hw in 1..4 {
+            let part = ((v >> (16 * hw)) & 0xFFFF) as u32;
+            if part != 0 {
+                out.push(0xF280_0000 | hw << 21 | part << 5 | rd);
+            }
+        }
+        out
+    }
+    /// `str w<rt>, [x<rn>]`
+    pub fn str_w(rt: u32, rn: u32) -> u32 {
+        0xB900_0000 | rn << 5 | rt
+    }
+    /// `str x<rt>, [x<rn>]`
+    pub fn str_x(rt: u32, rn: u32) -> u32 {
+        0xF900_0000 | rn << 5 | rt
+    }
+    /// `strh w<rt>, [x<rn>]`
+    pub fn strh(rt: u32, rn: u32) -> u32 {
+        0x7900_0000 | rn << 5 | rt
+    }
+    /// `ldr w<rt>, [x<rn>]`
+    pub fn ldr_w(rt: u32, rn: u32) -> u32 {
+        0xB940_0000 | rn << 5 | rt
+    }
+    /// `b .`
+    pub const SPIN: u32 = 0x1400_0000;
+
+    /// `x0 = addr; x1 = value; <op> x1/w1, [x0]; b .`, as bytes.
+    pub fn access(addr: u64, value: u64, op: u32) -> Vec<u8> {
+        let mut code = mov(0, addr);
+        code.extend(mov(1, value));
+        code.extend([op, SPIN]);
+        code.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// Hypercall `nr` with `arg` (a 4-byte store to its register), then `b .`.
+    pub fn hypercall(nr: u64, arg: u32) -> Vec<u8> {
+        access(hc(nr), u64::from(arg), str_w(1, 0))
+    }
+}
+
+/// This host's machine code for what every architecture can do alike (AArch64).
+#[cfg(target_arch = "aarch64")]
+pub mod code {
+    use super::arm;
+
+    /// Hypercall `nr` with the argument struct at `arg`.
+    pub fn hypercall(nr: u16, arg: u32) -> Vec<u8> {
+        arm::hypercall(u64::from(nr), arg)
+    }
+
+    /// Hypercall `nr` with the argument struct at `arg`, again and again forever.
+    pub fn hypercall_forever(nr: u16, arg: u32) -> Vec<u8> {
+        let mut words = arm::mov(0, arm::hc(u64::from(nr)));
+        words.extend(arm::mov(1, u64::from(arg)));
+        words.push(arm::str_w(1, 0));
+        // b <start>: imm26 is the word offset back to the first instruction.
+        let back = -(words.len() as i32);
+        words.push(0x1400_0000 | (back as u32 & 0x03FF_FFFF));
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// Spins forever.
+    pub fn spin() -> Vec<u8> {
+        arm::SPIN.to_le_bytes().to_vec()
+    }
+
+    /// Writes to its own (read-only) code, then spins.
+    pub fn write_own_code() -> Vec<u8> {
+        arm::access(super::CODE, 0, arm::str_w(1, 0))
+    }
+}
+
+/// This host's machine code for what every architecture can do alike (x86_64).
+#[cfg(not(target_arch = "aarch64"))]
+pub mod code {
+    use super::asm;
+
+    /// Hypercall `nr` with the argument struct at `arg`.
+    pub fn hypercall(nr: u16, arg: u32) -> Vec<u8> {
+        asm::hypercall(nr, arg)
+    }
+
+    /// Hypercall `nr` with the argument struct at `arg`, again and again forever.
+    pub fn hypercall_forever(nr: u16, arg: u32) -> Vec<u8> {
+        let mut code = asm::hypercall(nr, arg);
+        let back = -(code.len() as i8 + 2);
+        code.extend_from_slice(&[0xeb, back as u8]); // jmp <start>
+        code
+    }
+
+    /// Spins forever.
+    pub fn spin() -> Vec<u8> {
+        asm::SPIN.to_vec()
+    }
+
+    /// Writes to its own (read-only) code, then spins.
+    pub fn write_own_code() -> Vec<u8> {
+        [asm::WRITE_OWN_CODE, asm::SPIN].concat()
+    }
+}
+
 /// `words` as little-endian bytes (a hypercall's argument struct in a guest's data).
 pub fn le(words: &[u64]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -57,4 +175,20 @@ pub fn temp_file(test: &str, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).expect("write temp file");
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_encodings_match_the_manual() {
+        // movz x0, #0x10; movk x0, #0x1, lsl #32 (= 0x1_0000_0010)
+        assert_eq!(arm::mov(0, 0x1_0000_0010), [0xD280_0200, 0xF2C0_0020]);
+        assert_eq!(arm::mov(1, 0), [0xD280_0001]);
+        assert_eq!(arm::str_w(1, 0), 0xB900_0001);
+        assert_eq!(arm::str_x(1, 0), 0xF900_0001);
+        assert_eq!(arm::strh(1, 0), 0x7900_0001);
+        assert_eq!(arm::ldr_w(1, 0), 0xB940_0001);
+    }
 }

@@ -16,16 +16,20 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
 }
 
-/// The release tender built by `cargo xtask build`.
+/// The release tender built by `cargo xtask build` (or `TENDER_BIN`, where the suite runs
+/// away from the repository: the arm64 VM).
 pub fn tender() -> PathBuf {
-    let p = root().join("target/release/tender");
+    let p =
+        std::env::var_os("TENDER_BIN").map_or_else(|| root().join("target/release/tender"), PathBuf::from);
     assert!(p.exists(), "{} is missing: run `cargo xtask build` (or `cargo xtask test`)", p.display());
     p
 }
 
-/// A guest image built by `cargo xtask build`.
+/// A guest image built by `cargo xtask build` (or found in `TENDER_IMAGES`).
 pub fn image(name: &str) -> PathBuf {
-    let p = root().join(format!("target/unikernels/{}/{name}.hvt", std::env::consts::ARCH));
+    let dir = std::env::var_os("TENDER_IMAGES")
+        .map_or_else(|| root().join(format!("target/unikernels/{}", std::env::consts::ARCH)), PathBuf::from);
+    let p = dir.join(format!("{name}.hvt"));
     assert!(p.exists(), "{} is missing: run `cargo xtask build` (or `cargo xtask test`)", p.display());
     p
 }

@@ -56,7 +56,8 @@ impl Drop for NetNs {
 /// /dev/net/tun); otherwise the test SKIPs, or fails under TENDER_REQUIRE_KVM=1.
 pub fn netns_available(test: &str) -> bool {
     let ok = std::path::Path::new("/dev/net/tun").exists()
-        && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success())
+        // iproute2 with namespaces (busybox's ip, as in the arm64 VM, has none).
+        && Command::new("ip").args(["netns", "list"]).output().is_ok_and(|o| o.status.success())
         // SAFETY: geteuid has no preconditions.
         && unsafe { libc::geteuid() } == 0;
     if !ok {

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tender_tests::craft::{self, asm, le, Notes, DATA};
+use tender_tests::craft::{self, code, le, Notes, DATA};
 use tender_tests::guest::Background;
 use tender_tests::netns::{netns_available, NetNs};
 use tender_tests::{image, kvm_available, run_with_timeout, tender};
@@ -23,10 +23,8 @@ fn endless_output_to_a_slow_reader_keeps_tender_small() {
     if !kvm_available("endless_output_to_a_slow_reader_keeps_tender_small") {
         return;
     }
-    // PUTS of 1 MiB from guest memory, forever: `hypercall; jmp back`.
-    let mut code = asm::hypercall(2, DATA as u32);
-    let back = -(code.len() as i8 + 2);
-    code.extend_from_slice(&[0xeb, back as u8]);
+    // PUTS of 1 MiB from guest memory, forever.
+    let code = code::hypercall_forever(2, DATA as u32);
     let img = craft::temp_file(
         "flood",
         "guest.hvt",
@@ -96,11 +94,11 @@ fn a_hundred_hostile_guests_leave_nothing_behind() {
     let links_before = Command::new("ip").args(["-n", &ns.name, "-o", "link"]).output().unwrap().stdout;
     let fds_before = std::fs::read_dir("/proc/self/fd").unwrap().count();
     let cases: Vec<Vec<u8>> = vec![
-        asm::hypercall(2, 0xFFFF_FFF0), // PUTS outside memory
-        asm::hypercall(0, DATA as u32), // unknown hypercall
-        asm::UD2.to_vec(),              // triple fault
-        asm::HLT.to_vec(),              // HLT
-        asm::hypercall(7, 0xFFFF_FFF0), // NET_READ outside memory
+        code::hypercall(2, 0xFFFF_FFF0), // PUTS outside memory
+        code::hypercall(0, DATA as u32), // unknown hypercall
+        code::write_own_code(),          // a write to its own code
+        code::hypercall(9, DATA as u32), // no such hypercall
+        code::hypercall(7, 0xFFFF_FFF0), // NET_READ outside memory
     ];
     let images: Vec<_> = cases
         .iter()

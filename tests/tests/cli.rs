@@ -2,7 +2,7 @@
 //! before the guest runs ends in one clear line and exit status 1.
 
 use std::ffi::OsStr;
-use tender_tests::craft::{self, asm, Notes};
+use tender_tests::craft::{self, code, Notes};
 use tender_tests::{image, kvm_available, tender_run};
 
 fn run(args: &[&str]) -> tender_tests::Outcome {
@@ -49,23 +49,38 @@ fn not_an_elf_is_rejected_first() {
 }
 
 #[test]
+fn an_image_for_the_other_architecture_is_rejected() {
+    use tender_tests::elf_image::{hvt_image, EM_AARCH64, EM_X86_64};
+    let (other, name, host) = if cfg!(target_arch = "aarch64") {
+        (EM_X86_64, "x86_64", "aarch64")
+    } else {
+        (EM_AARCH64, "aarch64", "x86_64")
+    };
+    let p = craft::temp_file("foreign", "k.hvt", &hvt_image(other, &[], &[], Notes::default()));
+    let o = run(&[p.to_str().unwrap()]);
+    o.expect_code(1).expect_stderr(&format!(
+        "invalid executable: built for {name} (e_machine {other}), this host is {host}"
+    ));
+}
+
+#[test]
 fn wrong_abi_target_is_rejected() {
     let notes = Notes { abi_target: 2, ..Notes::default() };
-    let p = craft::temp_file("spt", "k.hvt", &craft::image(asm::HLT, &[], notes));
+    let p = craft::temp_file("spt", "k.hvt", &craft::image(&code::spin(), &[], notes));
     run(&[p.to_str().unwrap()]).expect_code(1).expect_stderr("spt");
 }
 
 #[test]
 fn wrong_abi_version_is_rejected() {
     let notes = Notes { abi_version: 1, ..Notes::default() };
-    let p = craft::temp_file("abiv1", "k.hvt", &craft::image(asm::HLT, &[], notes));
+    let p = craft::temp_file("abiv1", "k.hvt", &craft::image(&code::spin(), &[], notes));
     run(&[p.to_str().unwrap()]).expect_code(1).expect_stderr("version");
 }
 
 #[test]
 fn missing_abi_note_is_rejected() {
     let notes = Notes { with_abi: false, ..Notes::default() };
-    let p = craft::temp_file("noabi", "k.hvt", &craft::image(asm::HLT, &[], notes));
+    let p = craft::temp_file("noabi", "k.hvt", &craft::image(&code::spin(), &[], notes));
     run(&[p.to_str().unwrap()]).expect_code(1).expect_stderr("ABI");
 }
 

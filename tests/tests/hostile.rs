@@ -1,8 +1,9 @@
 //! Hostile and broken guests (hand-assembled) end in a one-line diagnostic and
-//! exit status 1, never a panic or a hang.
+//! exit status 1, never a panic or a hang. The same tests on both architectures, with the
+//! host's machine code (`craft::code`); what only one architecture can do is in its module.
 
 use std::time::Duration;
-use tender_tests::craft::{self, asm, le, Notes, DATA};
+use tender_tests::craft::{self, code, le, Notes, DATA};
 use tender_tests::guest::Background;
 use tender_tests::{kvm_available, run_with_timeout, tender, Outcome};
 
@@ -22,7 +23,7 @@ fn halt_hypercall_passes_the_status_through() {
     if !kvm_available("halt_hypercall_passes_the_status_through") {
         return;
     }
-    let o = boot_code("halt", &asm::hypercall(8, DATA as u32), &le(&[0, 42]));
+    let o = boot_code("halt", &code::hypercall(8, DATA as u32), &le(&[0, 42]));
     o.expect_code(42);
 }
 
@@ -31,7 +32,7 @@ fn puts_with_pointer_outside_memory_is_fatal() {
     if !kvm_available("puts_with_pointer_outside_memory_is_fatal") {
         return;
     }
-    let o = boot_code("badptr", &asm::hypercall(2, 0xFFFF_FFF0), &[]);
+    let o = boot_code("badptr", &code::hypercall(2, 0xFFFF_FFF0), &[]);
     expect_fatal(&o, "Hypercall PUTS: bad guest address");
 }
 
@@ -40,7 +41,7 @@ fn puts_with_huge_length_is_fatal() {
     if !kvm_available("puts_with_huge_length_is_fatal") {
         return;
     }
-    let o = boot_code("hugelen", &asm::hypercall(2, DATA as u32), &le(&[0x10_0000, u64::MAX]));
+    let o = boot_code("hugelen", &code::hypercall(2, DATA as u32), &le(&[0x10_0000, u64::MAX]));
     expect_fatal(&o, "Hypercall PUTS: bad guest address");
 }
 
@@ -49,38 +50,14 @@ fn unknown_hypercall_number_is_fatal() {
     if !kvm_available("unknown_hypercall_number_is_fatal") {
         return;
     }
-    expect_fatal(&boot_code("nr0", &asm::hypercall(0, DATA as u32), &[]), "Invalid hypercall number 0");
-    expect_fatal(&boot_code("nr9", &asm::hypercall(9, DATA as u32), &[]), "Invalid guest port access");
-}
-
-#[test]
-fn wrong_size_and_direction_are_fatal() {
-    if !kvm_available("wrong_size_and_direction_are_fatal") {
-        return;
-    }
-    let mut out_al = asm::mov_dx_port(2);
-    out_al.extend_from_slice(asm::OUT_DX_AL);
-    expect_fatal(&boot_code("outb", &out_al, &[]), "1-byte OUT to port 0x502");
-    let mut in_eax = asm::mov_dx_port(2);
-    in_eax.extend_from_slice(asm::IN_EAX_DX);
-    expect_fatal(&boot_code("in", &in_eax, &[]), "4-byte IN from port 0x502");
-}
-
-#[test]
-fn triple_fault_is_reported() {
-    if !kvm_available("triple_fault_is_reported") {
-        return;
-    }
-    // No IDT at entry: #UD cannot be delivered, escalating to a triple fault.
-    expect_fatal(&boot_code("ud2", asm::UD2, &[]), "Guest triple fault");
-}
-
-#[test]
-fn hlt_is_reported() {
-    if !kvm_available("hlt_is_reported") {
-        return;
-    }
-    expect_fatal(&boot_code("hlt", asm::HLT, &[]), "Guest halted the CPU (HLT)");
+    expect_fatal(&boot_code("nr0", &code::hypercall(0, DATA as u32), &[]), "Invalid hypercall number 0");
+    // Nothing decodes as hypercall 9: port 0x509 is no port, 0x1_0000_0048 no register.
+    let nr9 = if cfg!(target_arch = "aarch64") {
+        "4-byte write to 0x100000048"
+    } else {
+        "Invalid guest port access"
+    };
+    expect_fatal(&boot_code("nr9", &code::hypercall(9, DATA as u32), &[]), nr9);
 }
 
 #[test]
@@ -88,16 +65,14 @@ fn write_to_read_only_code_is_a_protection_fault() {
     if !kvm_available("write_to_read_only_code_is_a_protection_fault") {
         return;
     }
-    let mut code = asm::WRITE_OWN_CODE.to_vec();
-    code.extend_from_slice(asm::SPIN);
-    expect_fatal(&boot_code("rowrite", &code, &[]), "Guest memory protection fault");
+    expect_fatal(&boot_code("rowrite", &code::write_own_code(), &[]), "Guest memory protection fault");
 }
 
 fn signal_stops_a_spinning_guest(test: &str, signal: i32) {
     if !kvm_available(test) {
         return;
     }
-    let img = craft::temp_file(test, "guest.hvt", &craft::image(asm::SPIN, &[], Notes::default()));
+    let img = craft::temp_file(test, "guest.hvt", &craft::image(&code::spin(), &[], Notes::default()));
     let mut guest = Background::start(std::process::Command::new(tender()).arg("--mem=4").arg(&img));
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) on our own child's pid.
@@ -123,9 +98,9 @@ fn output_into_read_only_code_is_fatal_not_a_host_fault() {
     }
     // WALLTIME's result would land in the guest's own read-only code segment, which
     // the host mapping protects: that must be a guest error, not a tender SIGSEGV.
-    let o = boot_code("walltime_ro", &asm::hypercall(1, DATA as u32), &[]);
+    let o = boot_code("walltime_ro", &code::hypercall(1, DATA as u32), &[]);
     expect_fatal(&o, "Hypercall WALLTIME: bad guest address: Guest address range 0x100800+0x8 is read-only");
-    let o = boot_code("poll_ro", &asm::hypercall(3, DATA as u32), &le(&[0, 0, 0]));
+    let o = boot_code("poll_ro", &code::hypercall(3, DATA as u32), &le(&[0, 0, 0]));
     expect_fatal(&o, "Hypercall POLL: bad guest address");
 }
 
@@ -136,7 +111,7 @@ fn sigterm_ends_a_console_write_nobody_reads() {
         return;
     }
     // 16 MiB of PUTS into a pipe whose reader never reads: tender blocks on stdout.
-    let code = asm::hypercall(2, DATA as u32);
+    let code = code::hypercall(2, DATA as u32);
     let img = craft::temp_file(
         "putsblock",
         "guest.hvt",
@@ -174,16 +149,88 @@ fn sigterm_ends_a_console_write_nobody_reads() {
     assert_eq!(err.trim(), "tender: Exiting on signal 15");
 }
 
-#[test]
-fn vmcall_is_reported_as_what_it_is() {
-    if !kvm_available("vmcall_is_reported_as_what_it_is") {
-        return;
+/// What only an x86_64 guest can do: port I/O of the wrong size or direction, HLT, a triple
+/// fault, the other hypervisors' calls.
+#[cfg(target_arch = "x86_64")]
+mod x86_64 {
+    use super::*;
+    use tender_tests::craft::asm;
+
+    #[test]
+    fn wrong_size_and_direction_are_fatal() {
+        if !kvm_available("wrong_size_and_direction_are_fatal") {
+            return;
+        }
+        let mut out_al = asm::mov_dx_port(2);
+        out_al.extend_from_slice(asm::OUT_DX_AL);
+        expect_fatal(&boot_code("outb", &out_al, &[]), "1-byte OUT to port 0x502");
+        let mut in_eax = asm::mov_dx_port(2);
+        in_eax.extend_from_slice(asm::IN_EAX_DX);
+        expect_fatal(&boot_code("in", &in_eax, &[]), "4-byte IN from port 0x502");
     }
-    // VMCALL (Intel) and VMMCALL (AMD): hvt hypercalls are port I/O, never these.
-    for (name, code) in [("vmcall", [0x0f, 0x01, 0xc1]), ("vmmcall", [0x0f, 0x01, 0xd9])] {
-        let o = boot_code(name, &code, &[]);
-        let upper = name.to_uppercase();
-        expect_fatal(&o, &format!("Guest executed {upper}, a call to another hypervisor"));
-        o.expect_stderr("rip=0x100000");
+
+    #[test]
+    fn triple_fault_is_reported() {
+        if !kvm_available("triple_fault_is_reported") {
+            return;
+        }
+        // No IDT at entry: #UD cannot be delivered, escalating to a triple fault.
+        expect_fatal(&boot_code("ud2", asm::UD2, &[]), "Guest triple fault");
+    }
+
+    #[test]
+    fn hlt_is_reported() {
+        if !kvm_available("hlt_is_reported") {
+            return;
+        }
+        expect_fatal(&boot_code("hlt", asm::HLT, &[]), "Guest halted the CPU (HLT)");
+    }
+
+    #[test]
+    fn vmcall_is_reported_as_what_it_is() {
+        if !kvm_available("vmcall_is_reported_as_what_it_is") {
+            return;
+        }
+        // VMCALL (Intel) and VMMCALL (AMD): hvt hypercalls are port I/O, never these.
+        for (name, code) in [("vmcall", [0x0f, 0x01, 0xc1]), ("vmmcall", [0x0f, 0x01, 0xd9])] {
+            let o = boot_code(name, &code, &[]);
+            let upper = name.to_uppercase();
+            expect_fatal(&o, &format!("Guest executed {upper}, a call to another hypervisor"));
+            o.expect_stderr("rip=0x100000");
+        }
+    }
+}
+
+/// What only an AArch64 guest can do: hypercall stores of the wrong size or direction, and
+/// addresses between two hypercall registers.
+#[cfg(target_arch = "aarch64")]
+mod aarch64 {
+    use super::*;
+    use tender_tests::craft::arm;
+
+    #[test]
+    fn wrong_size_and_direction_are_fatal() {
+        if !kvm_available("wrong_size_and_direction_are_fatal") {
+            return;
+        }
+        let eight = arm::access(arm::hc(2), DATA, arm::str_x(1, 0));
+        expect_fatal(
+            &boot_code("str8", &eight, &[]),
+            "8-byte write to 0x100000010 (hypercalls are 4-byte writes)",
+        );
+        let two = arm::access(arm::hc(2), DATA, arm::strh(1, 0));
+        expect_fatal(&boot_code("str2", &two, &[]), "2-byte write to 0x100000010");
+        let read = arm::access(arm::hc(2), 0, arm::ldr_w(1, 0));
+        expect_fatal(&boot_code("ldr", &read, &[]), "4-byte read from 0x100000010");
+    }
+
+    #[test]
+    fn a_store_between_hypercall_registers_decodes_as_solo5_hvt_does() {
+        if !kvm_available("a_store_between_hypercall_registers_decodes_as_solo5_hvt_does") {
+            return;
+        }
+        // Any 4-byte write in the window is nr = offset >> 3: +0x44 is HALT.
+        let code = arm::access(arm::hc(8) + 4, DATA, arm::str_w(1, 0));
+        boot_code("between", &code, &le(&[0, 43])).expect_code(43);
     }
 }

@@ -57,7 +57,11 @@ pub fn from_libtest_json(line: &str) -> Option<Tally> {
         return None;
     }
     let mut t = Tally::default();
+    // With `--show-output`, a passed test's captured output comes along: a SKIP there is a
+    // test that could not run, not a pass.
+    let skipped = v["stdout"].as_str().is_some_and(|out| out.lines().any(says_skip));
     match v["event"].as_str()? {
+        "ok" if skipped => t.skipped = 1,
         "ok" => t.passed = 1,
         "failed" | "timeout" => t.failed = 1,
         "ignored" => t.skipped = 1,

@@ -80,7 +80,8 @@ fn run_counting(cmd: &mut Command, json: bool, junit: Option<&Path>) -> Result<T
     Ok(total)
 }
 
-/// clippy beyond the host: the AArch64 tender (its arch code compiles only there), guest-rt
+/// clippy beyond the host: the AArch64 tender (its arch code compiles only there) and the
+/// integration suite (its AArch64 cases, run in the arm64 VM), guest-rt
 /// and the examples for both `*-unknown-none` targets. Needs rustup's standard library for
 /// each target; where rustup cannot fetch one, that lint is skipped, saying so.
 fn lint_other_targets(root: &Path) -> Result<(), String> {
@@ -89,7 +90,7 @@ fn lint_other_targets(root: &Path) -> Result<(), String> {
         println!("xtask: clippy (aarch64-unknown-linux-gnu)");
         run(cargo(root)
             .args(["clippy", "--locked", "--target", "aarch64-unknown-linux-gnu", "--all-targets"])
-            .args(["-p", "tender", "-p", "tender-oci", "-p", "tender-aarch64"])
+            .args(["-p", "tender", "-p", "tender-oci", "-p", "tender-aarch64", "-p", "tender-tests"])
             .args(deny))?;
     } else {
         println!("xtask: clippy (aarch64-unknown-linux-gnu): SKIP, rustup cannot fetch the target here");

@@ -22,10 +22,10 @@ pub struct Contents<'a> {
     pub tender: &'a Path,
     /// AArch64 images, installed as `/images/<file name>`.
     pub images: &'a [PathBuf],
-    /// Images of another architecture (must be rejected), as `/images/foreign/<file name>`.
-    pub foreign_images: &'a [PathBuf],
     /// More files, as (path without the leading slash, bytes); their directories must exist.
     pub extra: &'a [(String, Vec<u8>)],
+    /// The cross-built integration-test binaries, installed as `/tests/<name>`.
+    pub suite: &'a [(String, PathBuf)],
     /// `lib/modules/<version>` of the kernel package.
     pub modules: &'a Path,
 }
@@ -108,13 +108,12 @@ pub fn archive(c: &Contents<'_>) -> Result<Vec<u8>, String> {
     for image in c.images {
         a.file(&format!("images/{}", file_name(image)?), 0o644, &read(image)?);
     }
-    a.dir("images/foreign");
-    for image in c.foreign_images {
-        a.file(&format!("images/foreign/{}", file_name(image)?), 0o644, &read(image)?);
-    }
-    a.dir("images/hostile");
     for (path, bytes) in c.extra {
         a.file(path, 0o644, bytes);
+    }
+    a.dir("tests");
+    for (name, path) in c.suite {
+        a.file(&format!("tests/{name}"), 0o755, &read(path)?);
     }
     a.dir("modules");
     let mut order = String::new();

@@ -4,7 +4,6 @@
 
 mod cpio;
 mod debs;
-mod hostile;
 mod initramfs;
 mod qemu;
 mod toolchain;
@@ -69,8 +68,8 @@ pub fn vm_run(root: &Path, args: &[String]) -> Result<std::process::ExitCode, St
         busybox: &busybox,
         tender: &tender,
         images: &[],
-        foreign_images: &[],
         extra: &extra,
+        suite: &[],
         modules: &kernel.modules,
     };
     initramfs::write(&contents, &initrd)?;
@@ -92,21 +91,14 @@ pub fn test(root: &Path) -> Result<Tally, String> {
     let (tender, images) = build(root)?;
     let (kernel, busybox) = vm_parts(root)?;
 
-    let foreign: Vec<PathBuf> =
-        [root.join("target/unikernels/x86_64/hello.hvt")].into_iter().filter(|p| p.is_file()).collect();
-    let mut extra: Vec<(String, Vec<u8>)> = Vec::new();
-    for c in hostile::cases() {
-        extra.push((format!("images/hostile/{}.{}.hvt", c.name, c.status), c.image));
-        extra.push((format!("images/hostile/{}.expect", c.name), c.expect.as_bytes().to_vec()));
-    }
-    extra.push(("images/hostile-spin.hvt".to_string(), hostile::spin()));
+    let suite = toolchain::build_suite(root)?;
     let initrd = root.join("target").join("aarch64-vm-initrd.gz");
     let contents = initramfs::Contents {
         busybox: &busybox,
         tender: &tender,
         images: &images,
-        foreign_images: &foreign,
-        extra: &extra,
+        extra: &[],
+        suite: &suite,
         modules: &kernel.modules,
     };
     initramfs::write(&contents, &initrd)?;
@@ -117,14 +109,23 @@ pub fn test(root: &Path) -> Result<Tally, String> {
     );
     let vm_start = Instant::now();
     let verdict = qemu::run(qemu::command(&kernel.image, &initrd), VM_TIMEOUT)?;
+    let scenarios = Tally { passed: verdict.passed.len(), failed: verdict.failed.len(), skipped: 0 };
     println!(
-        "xtask: aarch64 VM: {} passed, {} failed in {} s (whole aarch64 test {} s)",
-        verdict.passed.len(),
-        verdict.failed.len(),
+        "xtask: aarch64 VM: integration suite {}; shell scenarios {} in {} s (whole aarch64 test {} s)",
+        verdict.suite,
+        scenarios,
         vm_start.elapsed().as_secs(),
         start.elapsed().as_secs()
     );
-    let tally = Tally { passed: verdict.passed.len(), failed: verdict.failed.len(), skipped: 0 };
+    if !verdict.suite_failed.is_empty() {
+        eprintln!("xtask: aarch64 VM: failed in the suite: {}", verdict.suite_failed.join(", "));
+    }
+    let mut tally = scenarios;
+    tally += verdict.suite;
+    if verdict.suite.passed == 0 {
+        eprintln!("xtask: aarch64 VM: the integration suite reported no passing test");
+        tally.failed = tally.failed.max(1);
+    }
     match verdict.check() {
         Ok(()) => Ok(tally),
         Err(e) if verdict.summary.is_some() => {

@@ -2,6 +2,7 @@
 //! the guest kernel has KVM: shared/TOOLCHAIN.md §3), shows its console, and
 //! turns the test script's verdict lines into a result.
 
+use crate::tally::{self, Tally};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -32,6 +33,10 @@ pub struct Verdict {
     pub failed: Vec<String>,
     /// The script's own `N passed, M failed` line, if it got that far.
     pub summary: Option<(usize, usize)>,
+    /// The cross-built integration suite's counts, from libtest's JSON events.
+    pub suite: Tally,
+    /// `binary::test` of each suite test that failed.
+    pub suite_failed: Vec<String>,
 }
 
 impl Verdict {
@@ -40,7 +45,16 @@ impl Verdict {
         let Some(rest) = line.trim_end_matches('\r').split_once(MARK).map(|(_, r)| r.trim()) else {
             return;
         };
-        if let Some(name) = rest.strip_prefix("PASS ") {
+        if let Some(event) = rest.strip_prefix("json ") {
+            let (binary, json) = event.split_once(' ').unwrap_or(("?", event));
+            if let Some(t) = tally::from_libtest_json(json) {
+                if t.failed > 0 {
+                    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+                    self.suite_failed.push(format!("{binary}::{}", v["name"].as_str().unwrap_or("?")));
+                }
+                self.suite += t;
+            }
+        } else if let Some(name) = rest.strip_prefix("PASS ") {
             self.passed.push(name.trim().to_string());
         } else if let Some(name) = rest.strip_prefix("FAIL ") {
             self.failed.push(name.split(':').next().unwrap_or(name).trim().to_string());

@@ -98,6 +98,55 @@ pub fn build_tender(root: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The integration-test binaries (`tests/tests/NAME.rs`) the arm64 VM runs: those whose
+/// tests need nothing the VM lacks (iproute2 namespaces, gdb, curl, container engines).
+pub const VM_SUITE: &[&str] = &["examples", "hostile", "loader", "cli", "block", "bounds", "seccomp"];
+
+/// Cross-builds [`VM_SUITE`] statically for aarch64 (test profile); returns each binary as
+/// (its name, its path).
+pub fn build_suite(root: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    println!("xtask: building the integration suite for aarch64 ({})", VM_SUITE.join(", "));
+    let mut cmd = cross_cargo(root);
+    cmd.args([
+        "test",
+        "--no-run",
+        "--locked",
+        "-p",
+        "tender-tests",
+        "--target",
+        TRIPLE,
+        "--message-format=json",
+    ]);
+    for t in VM_SUITE {
+        cmd.args(["--test", t]);
+    }
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("the aarch64 build of the integration suite failed ({})", out.status));
+    }
+    let mut bins = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let (Some(name), Some(exe)) = (v["target"]["name"].as_str(), v["executable"].as_str()) else {
+            continue;
+        };
+        if v["profile"]["test"] == true && VM_SUITE.contains(&name) {
+            bins.push((name.to_string(), PathBuf::from(exe)));
+        }
+    }
+    if bins.len() != VM_SUITE.len() {
+        return Err(format!(
+            "the aarch64 suite build gave {} of {} test binaries",
+            bins.len(),
+            VM_SUITE.len()
+        ));
+    }
+    Ok(bins)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
