@@ -130,10 +130,10 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         crate::diag::error(format_args!("{w}"));
     }
     let ring_at = net_ring_address(cfg, mem_size);
-    // Memory before the VM: on every early return the VM (and its memory slot) goes first.
-    // The slot holds the net ring's 2 MiB above the guest's memory (ABI.md §2).
+    // The slot holds the net ring's 2 MiB above the guest's memory (ABI.md §2). The VM keeps
+    // the mapping alive once it is registered (`Vm::add_memory`).
     let mut mem = GuestMemory::new(mem_size + ring_at.map_or(0, |_| netring::RING_REGION))?;
-    let vm = Vm::new()?;
+    let mut vm = Vm::new()?;
     let image = elf::plan_load_from(&head, file_len, mem_size).map_err(image_err)?;
     boot::load_segments(&mut mem, &file, &image).map_err(|e| match e {
         boot::LoadError::Memory(m) => LaunchError::Memory(m),
@@ -195,8 +195,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
             }
         }
     }
-    // The vCPU and VM go before the memory they map (as on every early return: `mem` was
-    // made first).
+    // The guest is gone: close its vCPU and VM before reporting.
     drop(vcpu);
     drop(vm);
     let status = result?.status;

@@ -1,7 +1,7 @@
 //! KVM objects: the system fd, the VM with its one memory slot, the one vCPU.
 
 use crate::arch::{self, ArchError};
-use crate::memory::GuestMemory;
+use crate::memory::{GuestMemory, SharedMemory};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 
@@ -32,6 +32,9 @@ pub enum VmError {
 pub struct Vm {
     pub kvm: Kvm,
     pub fd: VmFd,
+    /// The mapping behind the memory slot: held by the VM, so it cannot be unmapped while
+    /// KVM may still use it (fields drop in order: the VM's fd first).
+    slot: Option<SharedMemory>,
 }
 
 impl Vm {
@@ -47,11 +50,11 @@ impl Vm {
         }
         arch::check_capabilities(&kvm)?;
         let fd = kvm.create_vm().map_err(VmError::CreateVm)?;
-        Ok(Vm { kvm, fd })
+        Ok(Vm { kvm, fd, slot: None })
     }
 
-    /// Registers `mem` as slot 0 at guest-physical 0.
-    pub fn add_memory(&self, mem: &GuestMemory) -> Result<(), VmError> {
+    /// Registers `mem` as slot 0 at guest-physical 0; the VM keeps the mapping alive.
+    pub fn add_memory(&mut self, mem: &GuestMemory) -> Result<(), VmError> {
         let region = kvm_userspace_memory_region {
             slot: 0,
             flags: 0,
@@ -59,9 +62,12 @@ impl Vm {
             memory_size: mem.size(),
             userspace_addr: mem.host_base(),
         };
-        // SAFETY: the region is our live anonymous mapping of exactly `memory_size`
-        // bytes, and `mem` outlives the VM in `launch` (it is dropped after the VM).
-        unsafe { self.fd.set_user_memory_region(region) }.map_err(VmError::SetMemory)
+        let mapping = mem.shared();
+        // SAFETY: the region is our live anonymous mapping of exactly `memory_size` bytes,
+        // and the VM holds it (`slot`) until after its own fd is closed.
+        unsafe { self.fd.set_user_memory_region(region) }.map_err(VmError::SetMemory)?;
+        self.slot = Some(mapping);
+        Ok(())
     }
 
     /// Creates vCPU 0 and sets it up to enter the image at `entry`.
