@@ -10,21 +10,14 @@ pub const PMD: u64 = 0x3000;
 pub const PMD_COUNT: u64 = 4;
 /// Level-3 table (PTE) for the first 2 MiB (4 KiB pages).
 pub const PTE: u64 = 0x7000;
-/// Entries in one table (4 KiB granule).
-pub const ENTRIES: u64 = 512;
-/// Bytes mapped by one PUD entry.
-pub const GIB: u64 = 1 << 30;
 /// Bytes mapped by one PMD entry (a 2 MiB block).
 pub const BLOCK_SIZE: u64 = 2 << 20;
 /// The hypercall MMIO window (not backed by RAM: accesses exit to the tender).
 pub const MMIO_BASE: u64 = abi::hypercall::MMIO_BASE;
-/// Size of the part of the window that is decoded as hypercalls.
-pub const MMIO_SIZE: u64 = abi::hypercall::MMIO_STRIDE * abi::hypercall::MAX as u64;
-/// PUD index of the 1 GiB device block that covers the MMIO window.
-pub const MMIO_PUD_INDEX: u64 = MMIO_BASE / GIB;
 /// Initial stack pointer offset below the top of guest memory.
 pub const STACK_TOP_GAP: u64 = 16;
 
 const _: () = assert!(PMD + PMD_COUNT * abi::layout::PAGE_SIZE == PTE);
+const _: () = assert!(PMD_COUNT as usize == abi::paging::DIRS);
 const _: () = assert!(PTE + abi::layout::PAGE_SIZE <= abi::layout::RO_REGION_START);
 const _: () = assert!(MMIO_BASE == abi::layout::MEM_MAX);

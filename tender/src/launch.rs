@@ -160,7 +160,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         None => None,
     };
     let (blocks, taps) = devices.fds();
-    let vcpu_fd = std::os::fd::AsRawFd::as_raw_fd(&vcpu);
+    let vcpu_fd = std::os::fd::AsRawFd::as_raw_fd(&*vcpu);
     let fds = seccomp::Fds {
         vcpu: vcpu_fd,
         blocks,

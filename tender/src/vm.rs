@@ -71,9 +71,32 @@ impl Vm {
     }
 
     /// Creates vCPU 0 and sets it up to enter the image at `entry`.
-    pub fn create_vcpu(&self, entry: u64, mem_size: u64) -> Result<VcpuFd, VmError> {
-        let vcpu = self.fd.create_vcpu(0).map_err(VmError::CreateVcpu)?;
-        arch::setup_vcpu(&self.kvm, &self.fd, &vcpu, entry, mem_size)?;
-        Ok(vcpu)
+    pub fn create_vcpu(&self, entry: u64, mem_size: u64) -> Result<Vcpu, VmError> {
+        let fd = self.fd.create_vcpu(0).map_err(VmError::CreateVcpu)?;
+        arch::setup_vcpu(&self.kvm, &self.fd, &fd, entry, mem_size)?;
+        Ok(Vcpu { fd, _memory: self.slot.clone() })
+    }
+}
+
+/// The vCPU. In the kernel an open vCPU keeps its VM, and so the memory slot, alive: it
+/// holds the mapping too, so running it can never reach unmapped host memory, whatever is
+/// dropped first. Derefs to kvm-ioctls' `VcpuFd`.
+#[derive(Debug)]
+pub struct Vcpu {
+    // Fields drop in order: the fd is closed before the mapping may go.
+    fd: VcpuFd,
+    _memory: Option<SharedMemory>,
+}
+
+impl std::ops::Deref for Vcpu {
+    type Target = VcpuFd;
+    fn deref(&self) -> &VcpuFd {
+        &self.fd
+    }
+}
+
+impl std::ops::DerefMut for Vcpu {
+    fn deref_mut(&mut self) -> &mut VcpuFd {
+        &mut self.fd
     }
 }

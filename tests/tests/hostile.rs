@@ -37,6 +37,16 @@ fn puts_with_pointer_outside_memory_is_fatal() {
 }
 
 #[test]
+fn puts_with_data_outside_memory_is_fatal() {
+    if !kvm_available("puts_with_data_outside_memory_is_fatal") {
+        return;
+    }
+    // The argument struct is fine; the 16 bytes it names are far outside guest memory.
+    let o = boot_code("baddata", &code::hypercall(2, DATA as u32), &le(&[0xFFFF_0000_0000, 16]));
+    expect_fatal(&o, "Hypercall PUTS: bad guest address");
+}
+
+#[test]
 fn puts_with_huge_length_is_fatal() {
     if !kvm_available("puts_with_huge_length_is_fatal") {
         return;

@@ -130,7 +130,7 @@ fn a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line() {
         return;
     }
     if std::env::consts::ARCH != "x86_64" {
-        eprintln!("SKIP: the crafted guest is x86_64 code");
+        eprintln!("SKIP a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line: the crafted guest is x86_64 code");
         return;
     }
     let ns = NetNs::new("ringbad");

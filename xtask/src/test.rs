@@ -155,7 +155,8 @@ pub fn run_all(root: &Path, extra: &[String]) -> Result<Tally, String> {
     run(cargo(root).env("RUSTDOCFLAGS", "-D warnings").args(["doc", "--no-deps"]).args(guest_rt))?;
     println!("xtask: guest-rt and example unit tests (host)");
     // libtest's JSON events (an unstable format: RUSTC_BOOTSTRAP lets stable take it).
-    let json = ["--", "-Z", "unstable-options", "--format", "json"];
+    // --show-output: a passed test's output comes along, so a SKIP is counted as skipped.
+    let json = ["--", "-Z", "unstable-options", "--format", "json", "--show-output"];
     let mut total = run_counting(
         cargo(root).env("RUSTC_BOOTSTRAP", "1").arg("test").args(guest_rt).args(json),
         true,

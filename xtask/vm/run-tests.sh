@@ -131,15 +131,24 @@ else
 fi
 
 # The integration suite itself (tests/tests/*.rs, cross-built; xtask/src/aarch64/toolchain.rs
-# lists which): one line per libtest JSON event, marked for the host, which counts them (a
-# test that printed SKIP counts as skipped). Arch-specific cases are cfg'd in the suite.
-export TENDER_BIN=$T TENDER_IMAGES=$I RUSTC_BOOTSTRAP=1
+# lists which), each test in its own process: one line per libtest JSON event and one with
+# its exit status, marked for the host, which counts them (a test that printed SKIP counts as
+# skipped; one that reported nothing, or exited non-zero without failing, as failed).
+# Arch-specific cases are cfg'd in the suite. KVM must work here; namespaces need not.
+export TENDER_BIN=$T TENDER_IMAGES=$I RUSTC_BOOTSTRAP=1 TENDER_REQUIRE_KVM=1 TENDER_REQUIRE_NETNS=0
 for t in /tests/*; do
     [ -x "$t" ] || continue
-    echo "aarch64-vm: running the suite's ${t##*/}"
-    "$t" --test-threads=1 -Z unstable-options --format json --show-output 2> /tmp/suite.err \
-        | sed "s|^|aarch64-vm: json ${t##*/} |"
-    [ -s /tmp/suite.err ] && sed "s|^|aarch64-vm: ${t##*/} stderr: |" /tmp/suite.err
+    b=${t##*/}
+    "$t" --list --format terse 2> /dev/null | sed -n 's/: test$//p' > /tmp/suite.names
+    echo "aarch64-vm: suite-list $b $(wc -l < /tmp/suite.names)"
+    while read -r n; do
+        "$t" --exact "$n" --test-threads=1 -Z unstable-options --format json --show-output \
+            > /tmp/suite.json 2> /tmp/suite.err
+        rc=$?
+        sed "s|^|aarch64-vm: json $b |" /tmp/suite.json
+        [ "$rc" = 0 ] || sed "s|^|aarch64-vm: $b stderr: |" /tmp/suite.err
+        echo "aarch64-vm: suite-exit $b $rc $n"
+    done < /tmp/suite.names
 done
 
 echo "aarch64-vm: $pass passed, $fail failed"

@@ -6,9 +6,10 @@
 //! the whole file whenever the notes lie within [`MAX_HEAD`] bytes (Solo5's linker scripts put
 //! them right after the headers). tender-oci classifies container entrypoints this way.
 
-use super::{u16_at, u32_at, u64_at};
-use goblin::elf::program_header::PT_NOTE;
-use goblin::elf64::program_header::SIZEOF_PHDR;
+use goblin::elf::program_header::{PT_INTERP, PT_NOTE};
+use goblin::elf64::header::Header as Ehdr;
+use goblin::elf64::program_header::{ProgramHeader as Ephdr, SIZEOF_PHDR};
+use scroll::{Pread, LE};
 use std::io::{Read, Seek, SeekFrom};
 
 /// The most bytes [`read_head`] reads; notes further into the file are not seen.
@@ -22,28 +23,21 @@ pub fn read_head<F: Read + Seek>(file: &mut F) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::new();
     // One page holds the headers (and usually the notes) of every image seen so far.
     extend_to(file, &mut head, FIRST_READ)?;
-    let field = |off| u16_at(&head, off).map(u64::from);
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(&head, 32), field(54), field(56)) else {
+    let Ok(h) = head.pread_with::<Ehdr>(0, LE) else {
         return Ok(head);
     };
-    if phentsize != SIZEOF_PHDR as u64 {
+    if usize::from(h.e_phentsize) != SIZEOF_PHDR {
         return Ok(head);
     }
-    let table_end = phoff.saturating_add(phnum * phentsize);
+    let table_end = h.e_phoff.saturating_add(u64::from(h.e_phnum) * SIZEOF_PHDR as u64);
     if table_end > MAX_HEAD {
         return Ok(head);
     }
     extend_to(file, &mut head, table_end)?;
     let mut end = table_end;
-    for i in 0..phnum {
-        let ph = (phoff + i * phentsize) as usize;
-        let (Some(p_type), Some(offset), Some(filesz)) =
-            (u32_at(&head, ph), u64_at(&head, ph + 8), u64_at(&head, ph + 32))
-        else {
-            break;
-        };
-        let note_end = offset.saturating_add(filesz);
-        if p_type == PT_NOTE && note_end <= MAX_HEAD {
+    for ph in phdrs(&head, &h) {
+        let note_end = ph.p_offset.saturating_add(ph.p_filesz);
+        if ph.p_type == PT_NOTE && note_end <= MAX_HEAD {
             end = end.max(note_end);
         }
     }
@@ -51,17 +45,23 @@ pub fn read_head<F: Read + Seek>(file: &mut F) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// The program headers of `h` that lie within `head`, in order, up to the first that does
+/// not.
+fn phdrs<'a>(head: &'a [u8], h: &Ehdr) -> impl Iterator<Item = Ephdr> + 'a {
+    let phoff = h.e_phoff;
+    (0..u64::from(h.e_phnum)).map_while(move |i| {
+        let at = usize::try_from(phoff.checked_add(i * SIZEOF_PHDR as u64)?).ok()?;
+        head.pread_with::<Ephdr>(at, LE).ok()
+    })
+}
+
 /// True if the program headers in `head` ask for a dynamic loader (`PT_INTERP`): such a
 /// program cannot run in a container whose root filesystem lacks that loader.
 pub fn requests_interpreter(head: &[u8]) -> bool {
-    let (Some(phoff), Some(phnum)) = (u64_at(head, 32), u16_at(head, 56)) else {
+    let Ok(h) = head.pread_with::<Ehdr>(0, LE) else {
         return false;
     };
-    (0..u64::from(phnum)).any(|i| {
-        let at = phoff.saturating_add(i * SIZEOF_PHDR as u64);
-        usize::try_from(at).ok().and_then(|at| u32_at(head, at))
-            == Some(goblin::elf::program_header::PT_INTERP)
-    })
+    phdrs(head, &h).any(|ph| ph.p_type == PT_INTERP)
 }
 
 /// Reads from the current length of `head` up to `len` bytes in all, or to the end of file,

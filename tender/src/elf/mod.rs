@@ -279,14 +279,6 @@ fn array_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
     b.get(off..off.checked_add(N)?)?.try_into().ok()
 }
 
-pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    array_at(b, off).map(u16::from_le_bytes)
-}
-
 pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     array_at(b, off).map(u32::from_le_bytes)
-}
-
-pub(crate) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    array_at(b, off).map(u64::from_le_bytes)
 }

@@ -2,7 +2,9 @@
 
 use super::{file_range, parse, u32_at, ElfError};
 use abi::note::{self, AbiDesc};
+use goblin::elf::note::Nhdr32;
 use goblin::elf::program_header::PT_NOTE;
+use scroll::{Pread, LE};
 
 /// Which Solo5 note: each is the first note of its own `PT_NOTE` segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,15 +95,14 @@ fn find_note(file: &[u8], kind: NoteKind) -> Result<&[u8], ElfError> {
         let seg = file_range(file, ph.p_offset, ph.p_filesz)
             .and_then(|r| file.get(r))
             .ok_or(ElfError::NoteOutsideFile { index })?;
-        // `seg` holds at least HEADER_SIZE bytes, so the header reads succeed.
-        let namesz = u32_at(seg, 0).unwrap_or(0);
-        let descsz = u32_at(seg, 4).unwrap_or(0);
-        let n_type = u32_at(seg, 8).unwrap_or(0);
+        // `seg` holds at least HEADER_SIZE bytes, so the header read succeeds.
+        let Ok(nhdr) = seg.pread_with::<Nhdr32>(0, LE) else { continue };
+        let descsz = nhdr.n_descsz;
         let name = seg.get(12..12 + note::NAME.len());
-        if namesz as usize != note::NAME.len() || name != Some(&note::NAME[..]) {
+        if nhdr.n_namesz as usize != note::NAME.len() || name != Some(&note::NAME[..]) {
             continue;
         }
-        if n_type != kind.n_type() {
+        if nhdr.n_type != kind.n_type() {
             continue;
         }
         let (min, max) = (kind.min_descsz(), kind.max_descsz());

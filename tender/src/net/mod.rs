@@ -7,6 +7,7 @@ pub mod tap;
 use crate::diag::Limited;
 use abi::hypercall::Ret;
 pub use config::{NetConfig, NetSource};
+use std::os::fd::FromRawFd;
 pub use tap::{Tap, TapError};
 
 /// Why a network device could not be attached.
@@ -53,7 +54,11 @@ impl NetDevice {
         let name = opt.name.clone();
         let tap = match &opt.source {
             NetSource::Iface(iface) => Tap::open(iface),
-            NetSource::Fd(fd) => Tap::from_fd(*fd),
+            // SAFETY: `@FD` hands this descriptor to tender for the VM's life (solo5-hvt's
+            // contract); `Devices::check_inherited_fds` proved it open before tender opened
+            // any file of its own (so the number is the user's), and the command line lets
+            // only one device name it: this is its one owner.
+            NetSource::Fd(fd) => Tap::from_fd(unsafe { std::os::fd::OwnedFd::from_raw_fd(*fd) }),
         }
         .map_err(|source| NetError::Tap { name: name.clone(), source })?;
         let mtu = u16::try_from(tap.mtu).ok().filter(|m| *m >= 68).ok_or_else(|| NetError::Mtu {

@@ -155,17 +155,15 @@ impl Tap {
         Ok(Tap { name: name.into(), mtu: mtu_of(name)?, file })
     }
 
-    /// Adopts an already-open TAP fd (`--net:NAME=@FD`); the interface name and
-    /// MTU are asked of the kernel (solo5-hvt never read the MTU here).
-    pub fn from_fd(fd: RawFd) -> Result<Tap, TapError> {
-        // SAFETY: the caller checked that `fd` is open (`check_open`); it stays open (and
-        // ours, once adopted below) for as long as this borrow.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    /// Adopts an already-open TAP (`--net:NAME=@FD`, owned by tender from then on); the
+    /// interface name and MTU are asked of the kernel (solo5-hvt never read the MTU here).
+    pub fn from_fd(owned: OwnedFd) -> Result<Tap, TapError> {
+        let fd = owned.as_raw_fd();
         // SAFETY: an all-zero ifreq is valid; TUNGETIFF fills it for a TUN/TAP fd and
         // fails with EBADF/EINVAL/ENOTTY for anything else, touching nothing.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
-        if unsafe { ioctl_with_mut_ref(&borrowed, libc::TUNGETIFF as _, &mut req) } < 0 {
+        if unsafe { ioctl_with_mut_ref(&owned, libc::TUNGETIFF as _, &mut req) } < 0 {
             return Err(TapError::NotTapFd { fd, source: io::Error::last_os_error() });
         }
         // SAFETY: TUNGETIFF filled `ifru_flags`.
@@ -178,12 +176,9 @@ impl Tap {
             return Err(TapError::Headers(fd));
         }
         let name = ifreq_name(&req);
-        configure(borrowed, &name)?;
+        configure(owned.as_fd(), &name)?;
         let mtu = mtu_of(&name)?;
-        // SAFETY: the user handed this descriptor to tender for the VM's lifetime;
-        // TUNGETIFF proved it is an open TAP, and tender becomes its only user.
-        let file = unsafe { File::from_raw_fd(fd) };
-        Ok(Tap { name, mtu, file })
+        Ok(Tap { name, mtu, file: File::from(owned) })
     }
 
     /// Fails unless `fd` is an open descriptor. Checked for every `@FD` before tender
@@ -230,6 +225,7 @@ mod tests {
     fn loopback_is_not_a_tap() {
         // `lo` exists and is up, but TUNSETIFF refuses it (or we lack the right).
         assert!(Tap::open("lo").is_err());
-        assert!(matches!(Tap::from_fd(0), Err(TapError::NotTapFd { .. })));
+        let not_a_tap = OwnedFd::from(File::open("/dev/null").unwrap());
+        assert!(matches!(Tap::from_fd(not_a_tap), Err(TapError::NotTapFd { .. })));
     }
 }

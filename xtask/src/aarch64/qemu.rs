@@ -33,10 +33,15 @@ pub struct Verdict {
     pub failed: Vec<String>,
     /// The script's own `N passed, M failed` line, if it got that far.
     pub summary: Option<(usize, usize)>,
-    /// The cross-built integration suite's counts, from libtest's JSON events.
+    /// The cross-built integration suite's counts, from libtest's JSON events and each
+    /// test process's exit status.
     pub suite: Tally,
     /// `binary::test` of each suite test that failed.
     pub suite_failed: Vec<String>,
+    /// Each suite binary with the number of tests it listed.
+    pub suite_lists: Vec<(String, usize)>,
+    /// The last finished event of the test process running now: (binary, test, its count).
+    last_event: Option<(String, String, Tally)>,
 }
 
 impl Verdict {
@@ -48,11 +53,19 @@ impl Verdict {
         if let Some(event) = rest.strip_prefix("json ") {
             let (binary, json) = event.split_once(' ').unwrap_or(("?", event));
             if let Some(t) = tally::from_libtest_json(json) {
+                let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+                let name = v["name"].as_str().unwrap_or("?").to_string();
                 if t.failed > 0 {
-                    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-                    self.suite_failed.push(format!("{binary}::{}", v["name"].as_str().unwrap_or("?")));
+                    self.suite_failed.push(format!("{binary}::{name}"));
                 }
                 self.suite += t;
+                self.last_event = Some((binary.to_string(), name, t));
+            }
+        } else if let Some(exit) = rest.strip_prefix("suite-exit ") {
+            self.suite_exit(exit);
+        } else if let Some(list) = rest.strip_prefix("suite-list ") {
+            if let Some((binary, n)) = list.split_once(' ') {
+                self.suite_lists.push((binary.to_string(), n.trim().parse().unwrap_or(0)));
             }
         } else if let Some(name) = rest.strip_prefix("PASS ") {
             self.passed.push(name.trim().to_string());
@@ -68,6 +81,44 @@ impl Verdict {
     }
 
     /// Ok when the script finished, nothing failed, and the counts agree.
+    /// `BINARY STATUS TEST`: one test process ended. A test that reported no result (it
+    /// crashed, or never ran) or exited non-zero without failing counts as failed.
+    fn suite_exit(&mut self, exit: &str) {
+        let mut words = exit.splitn(3, ' ');
+        let (Some(binary), Some(status), Some(test)) = (words.next(), words.next(), words.next()) else {
+            return;
+        };
+        match self.last_event.take() {
+            Some((b, n, counted)) if b == binary && n == test => {
+                if status != "0" && counted.failed == 0 {
+                    // Reported a pass (or skip), then the process failed: a failure.
+                    self.suite.passed -= counted.passed;
+                    self.suite.skipped -= counted.skipped;
+                    self.suite.failed += 1;
+                    self.suite_failed.push(format!("{binary}::{test} (exit status {status})"));
+                }
+            }
+            _ => {
+                self.suite.failed += 1;
+                self.suite_failed.push(format!("{binary}::{test} (no result, exit status {status})"));
+            }
+        }
+    }
+
+    /// Every binary of `expected` must have listed at least one test.
+    pub fn check_suite(&self, expected: &[&str]) -> Result<(), String> {
+        let missing: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|b| !self.suite_lists.iter().any(|(name, n)| name == b && *n > 0))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("the VM ran no tests of {}", missing.join(", ")))
+        }
+    }
+
     pub fn check(&self) -> Result<(), String> {
         let Some((p, f)) = self.summary else {
             return Err(format!(
@@ -159,5 +210,25 @@ mod tests {
         let lying = verdict("aarch64-vm: PASS a\naarch64-vm: 2 passed, 0 failed\n");
         assert!(lying.check().is_err());
         assert!(verdict("aarch64-vm: 0 passed, 0 failed\n").check().is_err());
+    }
+
+    #[test]
+    fn suite_tests_count_by_their_events_and_their_exit_status() {
+        let v = verdict(concat!(
+            "aarch64-vm: suite-list hostile 4\n",
+            "aarch64-vm: json hostile { \"type\": \"test\", \"event\": \"started\", \"name\": \"a\" }\n",
+            "aarch64-vm: json hostile { \"type\": \"test\", \"name\": \"a\", \"event\": \"ok\" }\n",
+            "aarch64-vm: suite-exit hostile 0 a\n",
+            "aarch64-vm: json hostile { \"type\": \"test\", \"name\": \"b\", \"event\": \"ok\", \"stdout\": \"SKIP b: no netns\\n\" }\n",
+            "aarch64-vm: suite-exit hostile 0 b\n",
+            "aarch64-vm: json hostile { \"type\": \"test\", \"event\": \"started\", \"name\": \"c\" }\n",
+            "aarch64-vm: suite-exit hostile 139 c\n",
+            "aarch64-vm: json hostile { \"type\": \"test\", \"name\": \"d\", \"event\": \"ok\" }\n",
+            "aarch64-vm: suite-exit hostile 1 d\n",
+        ));
+        assert_eq!(v.suite, Tally { passed: 1, failed: 2, skipped: 1 });
+        assert_eq!(v.suite_failed.len(), 2, "{:?}", v.suite_failed);
+        assert!(v.check_suite(&["hostile"]).is_ok());
+        assert!(v.check_suite(&["hostile", "cli"]).is_err(), "cli never listed a test");
     }
 }
