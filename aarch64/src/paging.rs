@@ -4,7 +4,7 @@
 use crate::layout::{PGD, PMD, PTE, PUD};
 use abi::paging::aarch64::El1;
 pub use abi::paging::aarch64::{BLOCK_DEVICE, BLOCK_RWX, PAGE_RO, PAGE_RWX, TABLE};
-use abi::paging::{Addresses, PageTables};
+use abi::paging::Addresses;
 
 /// Where the tender's tables live in guest memory (ABI.md §4). No guard page: its
 /// table is never used.
@@ -21,9 +21,7 @@ pub const ADDRESSES: Addresses = Addresses {
 /// be zero (guest memory starts zeroed). The map is `abi::paging`'s, as guest-rt's
 /// is: 4 KiB pages in the first 2 MiB, 2 MiB blocks above, the MMIO window's block.
 pub fn for_each_entry(mem_size: u64, write: impl FnMut(u64, u64)) {
-    let mut tables = PageTables::<El1>::NEW;
-    tables.build(&ADDRESSES, mem_size, None);
-    tables.for_each_entry(&ADDRESSES, write);
+    abi::paging::for_each_host_entry::<El1>(&ADDRESSES, mem_size, write);
 }
 
 #[cfg(test)]

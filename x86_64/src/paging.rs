@@ -2,7 +2,7 @@
 
 use crate::layout::{PD, PDPT, PML4, PT};
 use abi::paging::x86_64::Host;
-use abi::paging::{Addresses, PageTables};
+use abi::paging::Addresses;
 
 /// Size of one PD entry's page.
 #[cfg(test)]
@@ -24,9 +24,7 @@ pub const ADDRESSES: Addresses = Addresses {
 /// 4 KiB pages in the first 2 MiB (the zero page and the tables unmapped, boot info
 /// read-only), 2 MiB pages above.
 pub fn for_each_entry(mem_size: u64, write: impl FnMut(u64, u64)) {
-    let mut tables = PageTables::<Host>::NEW;
-    tables.build(&ADDRESSES, mem_size, None);
-    tables.for_each_entry(&ADDRESSES, write);
+    abi::paging::for_each_host_entry::<Host>(&ADDRESSES, mem_size, write);
 }
 
 #[cfg(test)]

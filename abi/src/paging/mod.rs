@@ -201,6 +201,15 @@ impl<D: Descriptors> PageTables<D> {
     }
 }
 
+/// Calls `write(entry address, value)` for every non-zero entry of the map of `mem_size`
+/// bytes with its tables at `at` and no guard page: what a host writes into a new guest's
+/// (zeroed) memory.
+pub fn for_each_host_entry<D: Descriptors>(at: &Addresses, mem_size: u64, write: impl FnMut(u64, u64)) {
+    let mut tables = PageTables::<D>::NEW;
+    tables.build(at, mem_size, None);
+    tables.for_each_entry(at, write);
+}
+
 /// Maps the 2 MiB at `base` with 4 KiB pages in `pt`.
 fn fill_pages<D: Descriptors>(pt: &mut Table, base: u64, guard: Option<u64>) {
     for (i, e) in pt.0.iter_mut().enumerate() {
