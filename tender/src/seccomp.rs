@@ -19,7 +19,7 @@
 //! | `futex` | std's locks (stdout), the net ring's thread (its join, its fault) |
 //! | `fcntl(…, F_GETFD)` | debug builds: std checks an fd is open before it closes it |
 //! | `close`, `sigaltstack`, `rt_sigreturn`, `exit`, `exit_group` | teardown, signal handlers, exit |
-//! | `tgkill(…, SIGRTMIN)`, `mprotect` without `PROT_EXEC` | the net ring's thread: interrupting the vCPU (a ring it cannot serve); its malloc arena growing |
+//! | `tgkill(…, SIGRTMIN)`, `mprotect` without `PROT_EXEC`, `pread64` of the vCPU thread's `/proc` stat, `getcpu` | the net ring's thread: interrupting the vCPU (a ring it cannot serve); its malloc arena growing; seeing whether it shares the vCPU's CPU |
 //! | `gettid`, `getpid`, `rt_sigprocmask`, `tgkill(…, SIGABRT)`, `rt_sigaction(SIGSEGV\|SIGBUS, …)` | a panic prints its message and aborts; a host fault re-raises as itself |
 
 use crate::arch;
@@ -150,8 +150,16 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
     r.insert(libc::SYS_write, on_fds(&writable)?);
     let core_file: Vec<RawFd> = fds.core.map(|(_, f)| f).into_iter().collect();
     let written: Vec<RawFd> = fds.blocks.iter().copied().chain(core_file).collect();
+    let vcpu_stat: Vec<RawFd> = fds.ring.and_then(|r| r.vcpu_stat).into_iter().collect();
+    let preadable: Vec<RawFd> = fds.blocks.iter().copied().chain(vcpu_stat).collect();
+    if !preadable.is_empty() {
+        r.insert(libc::SYS_pread64, on_fds(&preadable)?);
+    }
+    if fds.ring.is_some() {
+        // sched_getcpu, where the vDSO does not answer it (AArch64).
+        r.insert(libc::SYS_getcpu, vec![]);
+    }
     if !fds.blocks.is_empty() {
-        r.insert(libc::SYS_pread64, on_fds(&fds.blocks)?);
         r.insert(libc::SYS_fdatasync, on_fds(&fds.blocks)?);
     }
     if !written.is_empty() {
@@ -331,7 +339,7 @@ mod tests {
         let with_core = rules(&Fds { core: Some((13, 14)), ..fds.clone() }).unwrap();
         assert_eq!(with_core[&libc::SYS_pwrite64].len(), 3, "two disks and the core");
         assert_eq!(with_core[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len() + arch::CORE_IOCTLS.len());
-        let ring = Some(RingFds { doorbell: 15, stop: 16 });
+        let ring = Some(RingFds { doorbell: 15, stop: 16, vcpu_stat: Some(17) });
         let with_ring = rules(&Fds { ring, ..fds }).unwrap();
         assert_eq!(with_ring[&libc::SYS_read].len(), 3, "the TAP, the wake pipe, the doorbell");
         assert_eq!(with_ring[&libc::SYS_write].len(), 6, "and the doorbell and stop eventfds");

@@ -6,6 +6,7 @@
 //! rarely needs the doorbell. A ring it cannot serve (a bad buffer, an unknown op) is fatal:
 //! the thread records why and interrupts the vCPU, whose loop reports it.
 
+mod colocation;
 mod serve;
 
 use crate::arch;
@@ -14,6 +15,7 @@ use crate::memory::{GuestMemory, MemoryError};
 use crate::net::NetDevice;
 use abi::hypercall::Ret;
 use abi::netring;
+use colocation::VcpuCpu;
 pub use serve::{Frames, RingFault, RingServer};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +82,8 @@ impl Frames for RingDevices {
 pub struct RingFds {
     pub doorbell: RawFd,
     pub stop: RawFd,
+    /// The vCPU thread's `/proc` stat file (read with pread), if it could be opened.
+    pub vcpu_stat: Option<RawFd>,
 }
 
 /// A running ring: its thread stops and is joined on drop.
@@ -89,6 +93,8 @@ pub struct NetRing {
     stop: Arc<EventFd>,
     stopping: Arc<AtomicBool>,
     fault: Arc<OnceLock<String>>,
+    /// The vCPU thread's stat file the ring's thread reads (owned by that thread).
+    vcpu_stat: Option<RawFd>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -110,10 +116,14 @@ impl NetRing {
         let fault = Arc::new(OnceLock::new());
         let server = RingServer::new(mem.shared(), ring, nets);
         let stopping = Arc::new(AtomicBool::new(false));
+        // Called on the vCPU's thread: this is its CPU the ring's thread compares with.
+        let vcpu_cpu = VcpuCpu::of_this_thread();
+        let vcpu_stat = vcpu_cpu.as_ref().map(VcpuCpu::fd);
         let wake = Wake {
             doorbell: Arc::clone(&doorbell),
             stop: Arc::clone(&stop),
             stopping: Arc::clone(&stopping),
+            vcpu_cpu,
         };
         let f = Arc::clone(&fault);
         // The thread must be running its own code before the seccomp filter goes on: std's
@@ -131,7 +141,7 @@ impl NetRing {
             })
             .map_err(RingError::Thread)?;
         let _ = running.recv();
-        Ok(NetRing { doorbell, stop, stopping, fault, thread: Some(thread) })
+        Ok(NetRing { doorbell, stop, stopping, fault, vcpu_stat, thread: Some(thread) })
     }
 
     /// Why the thread gave up on the guest's ring, if it did.
@@ -146,7 +156,11 @@ impl NetRing {
 
     /// The descriptors its thread uses.
     pub fn fds(&self) -> RingFds {
-        RingFds { doorbell: self.doorbell.as_raw_fd(), stop: self.stop.as_raw_fd() }
+        RingFds {
+            doorbell: self.doorbell.as_raw_fd(),
+            stop: self.stop.as_raw_fd(),
+            vcpu_stat: self.vcpu_stat,
+        }
     }
 }
 
@@ -167,13 +181,18 @@ const COMMIT_WAIT: Duration = Duration::from_millis(1);
 /// Serves the ring until stopped; an error is the guest's fault.
 fn serve_until_stopped<F: Frames>(mut server: RingServer<F>, wake: &Wake) -> Result<(), RingFault> {
     let mut idle_since: Option<Instant> = None;
+    let mut spin = true;
     while !wake.stopping.load(Ordering::Acquire) {
         if server.serve()? > 0 {
             idle_since = None;
             continue;
         }
+        if idle_since.is_none() {
+            // Only worth it on a CPU of its own (see `colocation`).
+            spin = !wake.vcpu_cpu.as_ref().is_some_and(VcpuCpu::shares_cpu_with_caller);
+        }
         let blocked = server.waiting_on_commits();
-        if !blocked && idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
+        if spin && !blocked && idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
             std::hint::spin_loop();
             continue;
         }
@@ -197,6 +216,7 @@ struct Wake {
     doorbell: Arc<EventFd>,
     stop: Arc<EventFd>,
     stopping: Arc<AtomicBool>,
+    vcpu_cpu: Option<VcpuCpu>,
 }
 
 /// Sleeps until the doorbell rings or `timeout` passes (true), or a stop is requested (false).
