@@ -131,10 +131,66 @@ impl Bench {
                     "≤ 1 per packet",
                 ));
             }
+            let bytes: u64 = if self.quick { 1 << 20 } else { 32 << 20 };
+            let (ring, hypercalls) =
+                (self.tcp_echo(&ns, &[], bytes)?, self.tcp_echo(&ns, &["--no-net-ring"], bytes)?);
+            rows.push(row(
+                format!("net: TCP echo, {} MiB each way, net ring", bytes >> 20),
+                format!("{ring:.1} MB/s"),
+                format!("{hypercalls:.1} MB/s (hypercall path)"),
+                Some(ring / hypercalls),
+                "shown",
+            ));
             Ok(())
         })();
         let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         result
+    }
+
+    /// MB/s each way of `bytes` sent through the `echo` guest (started with `options`) and
+    /// read back, checked byte for byte, by a client in the namespace.
+    fn tcp_echo(&self, ns: &str, options: &[&str], bytes: u64) -> Result<f64, String> {
+        const CLIENT: &str = r#"
+import os, socket, sys, threading, time
+n = int(sys.argv[1])
+data = os.urandom(n)
+s = socket.create_connection(("10.0.0.2", 7), timeout=30)
+start = time.monotonic()
+threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
+got = bytearray()
+while len(got) < n:
+    chunk = s.recv(1 << 16)
+    if not chunk:
+        break
+    got += chunk
+secs = time.monotonic() - start
+assert bytes(got) == data, "echo differs"
+print("secs", secs)
+"#;
+        let mut guest = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(&self.tender)
+            .arg("--net:service=tap0")
+            .args(options)
+            .arg(self.image("echo"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(500));
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", CLIENT, &bytes.to_string()])
+            .output();
+        let _ = guest.kill();
+        let _ = guest.wait();
+        let out = out.map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let secs: f64 =
+            text.lines().find_map(|l| l.strip_prefix("secs ")?.trim().parse().ok()).ok_or_else(|| {
+                format!("the TCP echo client failed: {text}{}", String::from_utf8_lossy(&out.stderr))
+            })?;
+        Ok(bytes as f64 / 1e6 / secs)
     }
 
     /// Echoes/s of `ping -f -c count` against the ping guest started with `options`; with
