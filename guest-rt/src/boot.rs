@@ -92,6 +92,7 @@ extern "C" fn guest_rt_boot(boot_info: u64) -> ! {
 /// Runs the unikernel's `main` (unprivileged) and exits with its result.
 #[cfg(any(doc, target_os = "none"))]
 extern "C" fn user_main() -> ! {
+    crate::arch::finish_cpu();
     crate::arch::finish_memory();
     // SAFETY: `entry!` defines the symbol as a `fn() -> i32`; if the binary
     // lacks it the image does not link.

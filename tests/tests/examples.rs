@@ -57,6 +57,18 @@ fn fault_reports_the_trap_and_exits_255() {
 }
 
 #[test]
+fn a_trap_no_boot_code_raises_is_reported_too() {
+    if !kvm_available("a_trap_no_boot_code_raises_is_reported_too") {
+        return;
+    }
+    // x86_64 writes this vector's gate only at CPL 3 (`finish_cpu`): it must be there.
+    let o = boot("fault", &["breakpoint"]);
+    let what = if cfg!(target_arch = "aarch64") { "BRK instruction" } else { "vector 3 (#BP breakpoint)" };
+    o.expect_code(255).expect_stdout(what);
+    assert!(!o.stdout.contains("FAIL"), "{}", o.stdout);
+}
+
+#[test]
 fn a_stack_overflow_hits_the_guard_page_at_any_memory_size() {
     if !kvm_available("a_stack_overflow_hits_the_guard_page_at_any_memory_size") {
         return;

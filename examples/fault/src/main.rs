@@ -1,7 +1,8 @@
 //! fault: writes to an unmapped address; the runtime's page-fault handler
 //! reports vector 14 with cr2 = that address and halts with status 255.
 //! `fault stack` instead recurses until the stack runs into its guard page,
-//! which the handler names as a stack overflow.
+//! which the handler names as a stack overflow; `fault breakpoint` executes the
+//! architecture's breakpoint instruction (a trap no boot code raises).
 #![no_std]
 #![no_main]
 
@@ -14,6 +15,13 @@ guest_rt::entry!(main);
 const UNMAPPED: usize = 0x8;
 
 fn main() -> i32 {
+    if guest_rt::args().next() == Some("breakpoint") {
+        println!("fault: executing a breakpoint instruction");
+        // SAFETY: the instruction only traps; the handler ends the guest.
+        unsafe { breakpoint() };
+        println!("FAIL: the breakpoint did not trap");
+        return 1;
+    }
     if guest_rt::args().next() == Some("stack") {
         println!("fault: recursing until the stack overflows");
         let depth = recurse(0);
@@ -35,4 +43,21 @@ fn recurse(depth: u64) -> u64 {
         return frame[0];
     }
     core::hint::black_box(recurse(depth + 1)) + frame[511]
+}
+
+/// `int3` / `brk #0`.
+///
+/// # Safety
+/// Traps into the runtime's handler, which ends the guest.
+unsafe fn breakpoint() {
+    // SAFETY: per the function's contract; the instruction touches no memory.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("int3", options(nomem, nostack))
+    };
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        core::arch::asm!("brk #0", options(nomem, nostack))
+    };
 }

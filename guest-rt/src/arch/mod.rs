@@ -1,7 +1,8 @@
 //! Architecture facade: the rest of the runtime calls only these names.
 //!
 //! Each port (`arch/<arch>/`) provides, for `target_os = "none"`:
-//! `init_cpu()` (own descriptor tables and trap handlers),
+//! `init_cpu()` (own descriptor tables and trap handlers) and `finish_cpu()` (what of them
+//! can wait for CPL 3),
 //! `init_memory(mem_size, map_end, stack_guard)` (own page tables, the guard page unmapped),
 //! `enter_user(entry) -> !` (continue unprivileged: CPL 3 / EL0),
 //! `hypercall(nr, &mut args)`, `net_ring_doorbell()`, `cycles()` (the free-running counter scaled by

@@ -40,3 +40,6 @@ pub fn enter_user(entry: extern "C" fn() -> !) -> ! {
 
 /// Nothing to finish: [`init_memory`] mapped everything at boot.
 pub fn finish_memory() {}
+
+/// Nothing to finish: the vector table is complete at boot.
+pub fn finish_cpu() {}

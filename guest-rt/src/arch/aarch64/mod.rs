@@ -20,7 +20,7 @@ pub use cpu::{cycles, halt_forever};
 #[cfg(target_os = "none")]
 pub use hypercall::{hypercall, net_ring_doorbell};
 #[cfg(target_os = "none")]
-pub use memory::{enter_user, finish_memory, init_memory};
+pub use memory::{enter_user, finish_cpu, finish_memory, init_memory};
 pub use trapframe::TrapFrame;
 #[cfg(target_os = "none")]
 pub use traps::init_cpu;

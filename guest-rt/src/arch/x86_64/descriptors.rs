@@ -116,6 +116,12 @@ pub const fn interrupt_gate(handler: u64, selector: u16, ist: u8) -> [u64; 2] {
     [low, handler >> 32]
 }
 
+/// `gate` with DPL 3: CPL 3 may raise its vector with a software interrupt (`int3` then
+/// gives #BP, not #GP, as on every OS).
+pub const fn user_raisable(gate: [u64; 2]) -> [u64; 2] {
+    [gate[0] | (3 << 45), gate[1]]
+}
+
 /// The operand of LGDT/LIDT.
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug)]
@@ -144,6 +150,8 @@ mod tests {
         assert_eq!((lo >> 40) & 0xFF, 0x8E);
         assert_eq!(lo >> 48, 0x1234);
         assert_eq!(hi, 0xFFFF_8000);
+        let [user, _] = user_raisable([lo, hi]);
+        assert_eq!((user >> 40) & 0xFF, 0xEE, "present, DPL 3, 64-bit interrupt gate");
     }
 
     #[test]

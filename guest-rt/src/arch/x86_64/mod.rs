@@ -23,7 +23,7 @@ pub use cpu::{cycles, halt_forever};
 #[cfg(target_os = "none")]
 pub use hypercall::{hypercall, net_ring_doorbell};
 #[cfg(target_os = "none")]
-pub use tables::init_cpu;
+pub use tables::{finish_cpu, init_cpu};
 pub use trapframe::TrapFrame;
 #[cfg(target_os = "none")]
 pub use usermode::{enter_user, finish_memory, init_memory};
