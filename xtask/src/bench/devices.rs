@@ -167,23 +167,11 @@ secs = time.monotonic() - start
 assert bytes(got) == data, "echo differs"
 print("secs", secs)
 "#;
-        let mut guest = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .arg(&self.tender)
-            .arg("--net:service=tap0")
-            .args(options)
-            .arg(self.image("echo"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        std::thread::sleep(Duration::from_millis(500));
+        let guest = self.start_net_guest(ns, "echo", options, None)?;
         let out = Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-c", CLIENT, &bytes.to_string()])
             .output();
-        let _ = guest.kill();
-        let _ = guest.wait();
+        stop_net_guest(guest);
         let out = out.map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&out.stdout);
         let secs: f64 =
@@ -191,6 +179,38 @@ print("secs", secs)
                 format!("the TCP echo client failed: {text}{}", String::from_utf8_lossy(&out.stderr))
             })?;
         Ok(bytes as f64 / 1e6 / secs)
+    }
+
+    /// Starts `example` on `tap0` in `ns` with `options` (under strace writing its ioctls
+    /// to `strace_log`, if given), in its own process group, and gives it half a second.
+    fn start_net_guest(
+        &self,
+        ns: &str,
+        example: &str,
+        options: &[&str],
+        strace_log: Option<&Path>,
+    ) -> Result<Child, String> {
+        let mut guest = Command::new("ip");
+        guest.args(["netns", "exec", ns]);
+        if let Some(log) = strace_log {
+            // --seccomp-bpf: only the ioctls stop under the tracer; the ring thread runs freely.
+            guest.args(["strace", "-f", "--seccomp-bpf", "-e", "trace=ioctl", "-o"]).arg(log);
+        }
+        // Its own process group: SIGTERM reaches tender even under strace (which would
+        // detach and leave it running if only strace were killed).
+        let guest = guest
+            .process_group(0)
+            .arg(&self.tender)
+            .arg("--net:service=tap0")
+            .args(options)
+            .arg(self.image(example))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(guest)
     }
 
     /// Echoes/s of `ping -f -c count` against the ping guest started with `options`; with
@@ -202,26 +222,7 @@ print("secs", secs)
         count: u32,
         strace_log: Option<&Path>,
     ) -> Result<f64, String> {
-        let mut guest = Command::new("ip");
-        guest.args(["netns", "exec", ns]);
-        if let Some(log) = strace_log {
-            // --seccomp-bpf: only the ioctls stop under the tracer; the ring thread runs freely.
-            guest.args(["strace", "-f", "--seccomp-bpf", "-e", "trace=ioctl", "-o"]).arg(log);
-        }
-        // Its own process group: SIGTERM reaches tender even under strace (which would
-        // detach and leave it running if only strace were killed).
-        let mut guest = guest
-            .process_group(0)
-            .arg(&self.tender)
-            .arg("--net:service=tap0")
-            .args(options)
-            .arg(self.image("ping"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        std::thread::sleep(Duration::from_millis(500));
+        let guest = self.start_net_guest(ns, "ping", options, strace_log)?;
         // One echo first, so ARP is settled before the clock starts.
         let _ =
             Command::new("ip").args(["netns", "exec", ns, "ping", "-c", "1", "-W", "2", "10.0.0.2"]).output();
@@ -230,8 +231,7 @@ print("secs", secs)
             .args(["netns", "exec", ns, "ping", "-f", "-q", "-c", &count.to_string(), "10.0.0.2"])
             .output();
         let secs = start.elapsed().as_secs_f64();
-        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", guest.id())]).status();
-        let _ = guest.wait();
+        stop_net_guest(guest);
         let ping = ping.map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&ping.stdout);
         if !text.contains(" 0% packet loss") {
@@ -239,4 +239,10 @@ print("secs", secs)
         }
         Ok(f64::from(count) / secs)
     }
+}
+
+/// Ends a guest of `start_net_guest` (its whole process group) and reaps it.
+fn stop_net_guest(mut guest: Child) {
+    let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", guest.id())]).status();
+    let _ = guest.wait();
 }

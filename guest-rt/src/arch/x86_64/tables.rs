@@ -34,7 +34,7 @@ const BREAKPOINT: usize = 3;
 
 /// Builds and loads the GDT (kernel and user segments, and a TSS whose RSP0 and
 /// IST1 are the trap stack) and an IDT routing vectors 0-31 to the trap
-/// handler ([`BOOT_VECTORS`] now, the rest in [`finish_cpu`]). Called once, first
+/// handler (`BOOT_VECTORS` now, the rest in [`finish_cpu`]). Called once, first
 /// thing at boot.
 pub fn init_cpu() {
     let stack_top = TRAP_STACK.get() as u64 + TRAP_STACK_SIZE as u64;
@@ -88,7 +88,7 @@ pub fn init_cpu() {
     }
 }
 
-/// Writes the IDT gates boot left out (every vector but [`BOOT_VECTORS`]). Called once,
+/// Writes the IDT gates boot left out (every vector but `BOOT_VECTORS`). Called once,
 /// first thing at CPL 3: the IDT is ordinary writable memory there, and the gates take
 /// effect as they are written (the IDT is loaded already).
 pub fn finish_cpu() {
