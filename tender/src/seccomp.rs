@@ -19,7 +19,7 @@
 //! | `futex` | std's locks (stdout), the net ring's thread (its join, its fault) |
 //! | `fcntl(…, F_GETFD)` | debug builds: std checks an fd is open before it closes it |
 //! | `close`, `sigaltstack`, `rt_sigreturn`, `exit`, `exit_group` | teardown, signal handlers, exit |
-//! | `tgkill(…, SIGRTMIN)`, `mprotect` without `PROT_EXEC`, `pread64` of the vCPU thread's `/proc` stat, `getcpu` | the net ring's thread: interrupting the vCPU (a ring it cannot serve); its malloc arena growing; seeing whether it shares the vCPU's CPU |
+//! | `tgkill(…, SIGRTMIN)`, `mprotect` without `PROT_EXEC`, `pread64` of the vCPU thread's `/proc` stat, `getcpu`, `sched_setaffinity(0, …)` | the net ring's thread: interrupting the vCPU (a ring it cannot serve); its malloc arena growing; keeping off the vCPU's CPU |
 //! | `gettid`, `getpid`, `rt_sigprocmask`, `tgkill(…, SIGABRT)`, `rt_sigaction(SIGSEGV\|SIGBUS, …)` | a panic prints its message and aborts; a host fault re-raises as itself |
 
 use crate::arch;
@@ -156,8 +156,10 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         r.insert(libc::SYS_pread64, on_fds(&preadable)?);
     }
     if fds.ring.is_some() {
-        // sched_getcpu, where the vDSO does not answer it (AArch64).
+        // sched_getcpu, where the vDSO does not answer it (AArch64); the ring's thread moving
+        // itself (pid 0: the calling thread only) off the vCPU's CPU.
         r.insert(libc::SYS_getcpu, vec![]);
+        r.insert(libc::SYS_sched_setaffinity, vec![SeccompRule::new(vec![eq(0, 0)?])?]);
     }
     if !fds.blocks.is_empty() {
         r.insert(libc::SYS_fdatasync, on_fds(&fds.blocks)?);

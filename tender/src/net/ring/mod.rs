@@ -189,7 +189,7 @@ fn serve_until_stopped<F: Frames>(mut server: RingServer<F>, wake: &Wake) -> Res
         }
         if idle_since.is_none() {
             // Only worth it on a CPU of its own (see `colocation`).
-            spin = !wake.vcpu_cpu.as_ref().is_some_and(VcpuCpu::shares_cpu_with_caller);
+            spin = wake.vcpu_cpu.as_ref().is_none_or(VcpuCpu::keep_caller_off_vcpu_cpu);
         }
         let blocked = server.waiting_on_commits();
         if spin && !blocked && idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
