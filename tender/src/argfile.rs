@@ -86,9 +86,7 @@ mod tests {
     }
 
     fn file_with(text: &[u8]) -> (PathBuf, String) {
-        let dir = std::env::temp_dir().join(format!("tender-argfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("args-{}", text.len()));
+        let path = tender_tests::scratch_dir(&format!("argfile-{}", text.len())).join("args");
         std::fs::write(&path, text).unwrap();
         let at = format!("@{}", path.display());
         (path, at)

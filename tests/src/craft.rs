@@ -171,7 +171,7 @@ pub fn le(words: &[u64]) -> Vec<u8> {
 /// Writes `bytes` to a fresh file in a per-test temporary directory.
 pub fn temp_file(test: &str, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("tender-tests-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let dir = if dir.is_dir() { dir } else { crate::scratch_dir(test) };
     let p = dir.join(name);
     std::fs::write(&p, bytes).expect("write temp file");
     p

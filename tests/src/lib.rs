@@ -34,6 +34,31 @@ pub fn image(name: &str) -> PathBuf {
     p
 }
 
+/// A fresh directory `tender-tests-PID-TAG` in the temporary directory, removed (with what is
+/// in it) when the test process exits, passed or failed: tests leave nothing behind.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    use std::sync::{Mutex, Once};
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static CLEANUP: Once = Once::new();
+    extern "C" fn remove_all() {
+        if let Ok(dirs) = DIRS.lock() {
+            for d in dirs.iter() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+    // SAFETY: `remove_all` is a plain function that only locks a static and removes
+    // directories; registering it once is all atexit needs.
+    CLEANUP.call_once(|| unsafe {
+        libc::atexit(remove_all);
+    });
+    let dir = std::env::temp_dir().join(format!("tender-tests-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    DIRS.lock().expect("scratch list").push(dir.clone());
+    dir
+}
+
 /// True if KVM tests can run here. Without /dev/kvm they SKIP (loudly), unless
 /// TENDER_REQUIRE_KVM=1, in which case they fail.
 pub fn kvm_available(test: &str) -> bool {

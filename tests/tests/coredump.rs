@@ -8,10 +8,7 @@ use std::time::Duration;
 use tender_tests::{image, kvm_available, run_with_timeout, tender, Outcome};
 
 fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tender-cores-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tender_tests::scratch_dir(&format!("cores-{tag}"))
 }
 
 fn boot(dir: &Path, example: &str) -> Outcome {

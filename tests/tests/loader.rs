@@ -21,8 +21,7 @@ fn children_peak_rss_mib() -> i64 {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tender-loader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tender_tests::scratch_dir(&format!("loader-{name}"));
     let p = dir.join(name);
     let _ = std::fs::remove_file(&p);
     p

@@ -136,8 +136,7 @@ fn two_nics_at_once() {
     let ns = NetNs::new("twonics");
     ns.tap("tap0", Some("10.0.0.1/25"), None);
     ns.tap("tap1", Some("10.0.0.129/25"), None);
-    let dir = std::env::temp_dir().join(format!("tender-twonics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tender_tests::scratch_dir("twonics");
     let mut c = ns.command(tender().to_str().unwrap());
     for i in 1..=61 {
         let d = dir.join(format!("disk{i}.img"));
