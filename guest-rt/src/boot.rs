@@ -84,7 +84,7 @@ extern "C" fn guest_rt_boot(boot_info: u64) -> ! {
     unsafe { *BOOT.get() = Boot { info, cmdline, tsc0 } };
     let heap = crate::heap::init(info.mem_size);
     // The page at the heap's top is the stack's guard.
-    let map_end = crate::netring::map_end(&info);
+    let map_end = crate::netring::init(&info);
     crate::arch::init_memory(info.mem_size, map_end, heap.map(|(_, top)| top));
     crate::arch::enter_user(user_main)
 }

@@ -10,6 +10,7 @@
 use abi::bootinfo::{BootInfo, HOST_FEATURE_NET_RING};
 use abi::layout::MEM_ALIGN;
 use abi::netring;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Entries the runtime keeps outstanding at most: one slot buffer each.
 pub const WINDOW: u32 = 64;
@@ -27,9 +28,24 @@ pub fn ring_address(info: &BootInfo) -> Option<u64> {
     (offered && info.net_ring.is_multiple_of(64) && end <= MAP_MAX).then_some(info.net_ring)
 }
 
+/// The ring's address once boot has looked at boot info (0: none, or before boot).
+static RING: AtomicU64 = AtomicU64::new(0);
+
+/// Takes the ring from boot info, if there is one the runtime can use; returns where the
+/// runtime's identity map must end ([`map_end`]). Called once at boot.
+pub(crate) fn init(info: &BootInfo) -> u64 {
+    RING.store(ring_address(info).unwrap_or(0), Ordering::Relaxed);
+    map_end(info)
+}
+
+/// The ring in use, if any.
+fn ring() -> Option<u64> {
+    Some(RING.load(Ordering::Relaxed)).filter(|&r| r != 0)
+}
+
 /// Whether net devices use the ring (else one hypercall per frame).
 pub fn active() -> bool {
-    ring_address(&crate::boot::boot_info()).is_some()
+    ring().is_some()
 }
 
 /// Where the runtime's identity map must end: the guest's memory, and the net ring
@@ -46,7 +62,7 @@ pub(crate) use self::guest::{recv, send};
 
 #[cfg(target_os = "none")]
 mod guest {
-    use super::WINDOW;
+    use super::{ring, WINDOW};
     use crate::racy::RacyCell;
     use abi::hypercall::Ret;
     use abi::netring::{self, Commit, Entry, Op, SLOT_BUFFER};
@@ -61,10 +77,6 @@ mod guest {
     }
 
     static STATE: RacyCell<State> = RacyCell::new(State { ent_tail: 0, com_head: 0, slots: None });
-
-    fn ring() -> Option<u64> {
-        super::ring_address(&crate::boot::boot().info)
-    }
 
     fn word(ring: u64, field: u64) -> &'static AtomicU32 {
         // SAFETY: the ring lies in identity-mapped guest memory (`map_end` mapped it) for

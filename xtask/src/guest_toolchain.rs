@@ -3,7 +3,7 @@
 //! else Debian's Rust with `-Zbuild-std` (TOOLCHAIN.md §1; the fallback for machines where
 //! rustup cannot download targets). `TENDER_GUEST_TOOLCHAIN=prebuilt|build-std` forces one.
 
-use crate::guests::must_clear;
+use crate::cargo_env::must_clear;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

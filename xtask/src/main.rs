@@ -11,6 +11,7 @@
 
 mod aarch64;
 mod bench;
+mod cargo_env;
 mod fuzz;
 mod guest_toolchain;
 mod guests;

@@ -2,8 +2,8 @@
 //! outside the repository must `cargo run` (boot, arguments, exit status), build for arm64, and
 //! pass clippy and rustdoc, with the cargo a user has on PATH and none of xtask's environment.
 
+use crate::cargo_env::must_clear;
 use crate::guest_toolchain::{self, Toolchain};
-use crate::guests::must_clear;
 use crate::tally::Tally;
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The static AArch64 tender, cross-built on this x86_64 machine with Debian's
 //! Rust and its arm64 standard library (shared/TOOLCHAIN.md §2).
 
-use crate::guests::must_clear;
+use crate::cargo_env::must_clear;
 use crate::{run, setup};
 use std::env;
 use std::path::{Path, PathBuf};
