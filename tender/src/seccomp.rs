@@ -80,6 +80,11 @@ fn eq32(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendErr
     SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
 }
 
+/// The `prot` argument (third) of mmap/mprotect has no `PROT_EXEC`.
+fn never_exec() -> Result<SeccompCondition, seccompiler::BackendError> {
+    SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)
+}
+
 /// One rule per fd: the call is allowed when its first argument is that fd.
 fn on_fds(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     fds.iter().map(|&fd| SeccompRule::new(vec![eq(0, fd as u64)?])).collect()
@@ -107,22 +112,11 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         r.insert(libc::SYS_recvfrom, on_fds(&[conn])?);
         r.insert(libc::SYS_sendto, on_fds(&[conn])?);
         r.insert(libc::SYS_setsockopt, on_fds(&[conn])?);
-        let no_exec = SeccompCondition::new(
-            2,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
-            0,
-        )?;
-        r.insert(libc::SYS_mprotect, vec![SeccompRule::new(vec![no_exec])?]);
-    } else if fds.ring.is_some() {
-        // The ring thread's malloc arena grows with mprotect (never executable).
-        let no_exec = SeccompCondition::new(
-            2,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
-            0,
-        )?;
-        r.insert(libc::SYS_mprotect, vec![SeccompRule::new(vec![no_exec])?]);
+    }
+    if fds.gdb.is_some() || fds.ring.is_some() {
+        // The debugger's breakpoints open read-only code pages one at a time; the ring thread's
+        // malloc arena grows with mprotect. Never executable.
+        r.insert(libc::SYS_mprotect, vec![SeccompRule::new(vec![never_exec()?])?]);
     }
     r.insert(libc::SYS_ioctl, ioctls);
     if let Some((dir, file)) = fds.core {
@@ -167,9 +161,7 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
     if !written.is_empty() {
         r.insert(libc::SYS_pwrite64, on_fds(&written)?);
     }
-    let no_exec =
-        SeccompCondition::new(2, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64), 0)?;
-    r.insert(libc::SYS_mmap, vec![SeccompRule::new(vec![no_exec])?]);
+    r.insert(libc::SYS_mmap, vec![SeccompRule::new(vec![never_exec()?])?]);
     // A panic (panic = "abort") must still print its message and abort: std names the thread
     // (gettid), abort() blocks signals and raises SIGABRT at itself. A host SIGSEGV/SIGBUS: std's
     // handler resets its disposition before re-raising. Only those signals, only those resets.
