@@ -46,6 +46,26 @@ unsafe impl Send for Mapping {}
 // SAFETY: as above; concurrent holders only copy bytes or use atomics on them.
 unsafe impl Sync for Mapping {}
 
+impl Mapping {
+    /// The one bounds check: `[gpa, gpa + len)` must lie inside guest memory.
+    fn range(&self, gpa: u64, len: u64) -> Result<Range<usize>, MemoryError> {
+        match gpa.checked_add(len) {
+            Some(end) if end <= self.size => Ok(gpa as usize..end as usize),
+            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.size }),
+        }
+    }
+}
+
+/// Fails if a non-empty `[gpa, gpa + len)` (already bounds-checked) touches one of the ranges
+/// made read-only in the host mapping, where a host write would fault.
+fn check_not_readonly(readonly: &[Range<u64>], gpa: u64, len: u64) -> Result<(), MemoryError> {
+    let end = gpa + len;
+    if len > 0 && readonly.iter().any(|ro| gpa < ro.end && ro.start < end) {
+        return Err(MemoryError::ReadOnly { gpa, len });
+    }
+    Ok(())
+}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: unmapping exactly the mapping created in `GuestMemory::new`, whose last
@@ -112,10 +132,7 @@ impl GuestMemory {
 
     /// The one bounds check: `[gpa, gpa + len)` must lie inside guest memory.
     pub fn check(&self, gpa: u64, len: u64) -> Result<Range<usize>, MemoryError> {
-        match gpa.checked_add(len) {
-            Some(end) if end <= self.map.size => Ok(gpa as usize..end as usize),
-            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.map.size }),
-        }
+        self.map.range(gpa, len)
     }
 
     /// Guest bytes `[gpa, gpa + len)`.
@@ -131,10 +148,7 @@ impl GuestMemory {
     /// host fault).
     pub fn slice_mut(&mut self, gpa: u64, len: u64) -> Result<&mut [u8], MemoryError> {
         let r = self.check(gpa, len)?;
-        let end = gpa + len;
-        if len > 0 && self.readonly.iter().any(|ro| gpa < ro.end && ro.start < end) {
-            return Err(MemoryError::ReadOnly { gpa, len });
-        }
+        check_not_readonly(&self.readonly, gpa, len)?;
         // SAFETY: as in `slice`, and `&mut self` makes this the only host view.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(r.start), r.len()) })
     }

@@ -2,7 +2,7 @@
 //! this view never hands out references into guest memory. It copies bytes in and out and
 //! reads and writes aligned `u32`s atomically, each access bounds-checked.
 
-use super::{Mapping, MemoryError};
+use super::{check_not_readonly, Mapping, MemoryError};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -19,31 +19,20 @@ impl SharedMemory {
         SharedMemory { map, readonly }
     }
 
-    /// Size in bytes.
-    pub fn size(&self) -> u64 {
-        self.map.size
-    }
-
-    fn check(&self, gpa: u64, len: u64) -> Result<usize, MemoryError> {
-        match gpa.checked_add(len) {
-            Some(end) if end <= self.map.size => Ok(gpa as usize),
-            _ => Err(MemoryError::OutOfRange { gpa, len, size: self.map.size }),
-        }
+    /// The bounds check of guest memory (`GuestMemory::check`): `[gpa, gpa + len)` inside.
+    pub fn check(&self, gpa: u64, len: u64) -> Result<(), MemoryError> {
+        self.map.range(gpa, len).map(|_| ())
     }
 
     /// Checks that the host may write `[gpa, gpa + len)`: inside memory, not read-only.
     pub fn check_writable(&self, gpa: u64, len: u64) -> Result<(), MemoryError> {
         self.check(gpa, len)?;
-        let end = gpa + len;
-        if len > 0 && self.readonly.iter().any(|ro| gpa < ro.end && ro.start < end) {
-            return Err(MemoryError::ReadOnly { gpa, len });
-        }
-        Ok(())
+        check_not_readonly(&self.readonly, gpa, len)
     }
 
     /// Copies guest bytes at `gpa` into `out`.
     pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), MemoryError> {
-        let at = self.check(gpa, out.len() as u64)?;
+        let at = self.map.range(gpa, out.len() as u64)?.start;
         // SAFETY: `check` proved the range lies inside the live mapping (kept alive by
         // `self.map`); a raw copy forms no reference to bytes the guest may be changing.
         unsafe { std::ptr::copy_nonoverlapping(self.map.base.as_ptr().add(at), out.as_mut_ptr(), out.len()) };
@@ -65,7 +54,7 @@ impl SharedMemory {
     }
 
     fn atomic(&self, gpa: u64) -> Result<&AtomicU32, MemoryError> {
-        let at = self.check(gpa, 4)?;
+        let at = self.map.range(gpa, 4)?.start;
         if !gpa.is_multiple_of(4) {
             return Err(MemoryError::OutOfRange { gpa, len: 4, size: self.map.size });
         }

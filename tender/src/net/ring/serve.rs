@@ -137,7 +137,8 @@ impl<F: Frames> RingServer<F> {
     fn write(&mut self, index: u32, e: &Entry) -> Result<(), RingFault> {
         let len = e.len as usize;
         let buffer = |source| RingFault::Buffer { index, source };
-        self.check_inside(e.data, len).map_err(buffer)?;
+        // A bad buffer is fatal even for a frame too big to send.
+        self.mem.check(e.data, len as u64).map_err(buffer)?;
         if len > self.bounce.len() {
             self.frames.dropped(format_args!("net ring: a {len}-byte frame is larger than any device's"));
             return Ok(());
@@ -147,13 +148,6 @@ impl<F: Frames> RingServer<F> {
             self.frames.dropped(format_args!("net ring: write to handle {}, not a net device", e.handle));
         }
         Ok(())
-    }
-
-    fn check_inside(&self, gpa: u64, len: usize) -> Result<(), MemoryError> {
-        match gpa.checked_add(len as u64) {
-            Some(end) if end <= self.mem.size() => Ok(()),
-            _ => Err(MemoryError::OutOfRange { gpa, len: len as u64, size: self.mem.size() }),
-        }
     }
 
     fn read(&mut self, index: u32, e: &Entry) -> Result<(), RingFault> {
