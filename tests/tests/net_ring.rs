@@ -51,23 +51,9 @@ fn a_payload_checked_ping_flood_gets_every_echo_over_the_ring_and_over_hypercall
     }
 }
 
-/// Sends `bytes` of pseudo-random data to the echo server and checks every byte that
-/// comes back, from a client inside the namespace; prints `ok BYTES`.
-const TCP_CLIENT: &str = r#"
-import hashlib, os, socket, sys, threading
-n = int(sys.argv[1])
-data = os.urandom(n)
-s = socket.create_connection(("10.0.0.2", 7), timeout=30)
-threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
-got = bytearray()
-while len(got) < n:
-    chunk = s.recv(1 << 16)
-    if not chunk:
-        break
-    got += chunk
-assert bytes(got) == data, "echo differs: %d of %d bytes back" % (len(got), n)
-print("ok", len(got))
-"#;
+/// Sends bytes to the echo server and checks every byte that comes back, from a client inside
+/// the namespace; prints `ok BYTES SECONDS`.
+const TCP_CLIENT: &str = include_str!("../tcp_echo_client.py");
 
 #[test]
 fn a_tcp_stream_is_echoed_intact_over_the_ring_and_over_hypercalls() {

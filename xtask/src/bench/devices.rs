@@ -150,23 +150,8 @@ impl Bench {
     /// MB/s each way of `bytes` sent through the `echo` guest (started with `options`) and
     /// read back, checked byte for byte, by a client in the namespace.
     fn tcp_echo(&self, ns: &str, options: &[&str], bytes: u64) -> Result<f64, String> {
-        const CLIENT: &str = r#"
-import os, socket, sys, threading, time
-n = int(sys.argv[1])
-data = os.urandom(n)
-s = socket.create_connection(("10.0.0.2", 7), timeout=30)
-start = time.monotonic()
-threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
-got = bytearray()
-while len(got) < n:
-    chunk = s.recv(1 << 16)
-    if not chunk:
-        break
-    got += chunk
-secs = time.monotonic() - start
-assert bytes(got) == data, "echo differs"
-print("secs", secs)
-"#;
+        // The integration test's client (`ok BYTES SECONDS`).
+        const CLIENT: &str = include_str!("../../../tests/tcp_echo_client.py");
         let guest = self.start_net_guest(ns, "echo", options, None)?;
         let out = Command::new("ip")
             .args(["netns", "exec", ns, "python3", "-c", CLIENT, &bytes.to_string()])
@@ -174,8 +159,10 @@ print("secs", secs)
         stop_net_guest(guest);
         let out = out.map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let secs: f64 =
-            text.lines().find_map(|l| l.strip_prefix("secs ")?.trim().parse().ok()).ok_or_else(|| {
+        let secs: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ok ")?.split_whitespace().nth(1)?.parse().ok())
+            .ok_or_else(|| {
                 format!("the TCP echo client failed: {text}{}", String::from_utf8_lossy(&out.stderr))
             })?;
         Ok(bytes as f64 / 1e6 / secs)
