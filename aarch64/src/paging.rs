@@ -6,15 +6,8 @@ use abi::paging::aarch64::El1;
 pub use abi::paging::aarch64::{BLOCK_DEVICE, BLOCK_RWX, PAGE_RO, PAGE_RWX, TABLE};
 use abi::paging::Addresses;
 
-/// Where the tender's tables live in guest memory (ABI.md §4). No guard page: its
-/// table is never used.
-pub const ADDRESSES: Addresses = Addresses {
-    top: PGD,
-    gib: PUD,
-    dir: [PMD, PMD + 0x1000, PMD + 0x2000, PMD + 0x3000],
-    pt_low: PTE,
-    pt_guard: 0,
-};
+/// Where the tender's tables live in guest memory (ABI.md §4).
+pub const ADDRESSES: Addresses = Addresses::host(PGD, PUD, PMD, PTE);
 
 /// Calls `write(gpa, entry)` for every non-zero 64-bit table entry of a guest with
 /// `mem_size` bytes (a multiple of 2 MiB, at most 4 GiB). Entries not written must

@@ -8,15 +8,8 @@ use abi::paging::Addresses;
 #[cfg(test)]
 const LARGE_PAGE: u64 = abi::paging::BLOCK;
 
-/// Where the tender's tables live in guest memory (ABI.md §3). No guard page: its
-/// table is never used.
-pub const ADDRESSES: Addresses = Addresses {
-    top: PML4,
-    gib: PDPT,
-    dir: [PD, PD + 0x1000, PD + 0x2000, PD + 0x3000],
-    pt_low: PT,
-    pt_guard: 0,
-};
+/// Where the tender's tables live in guest memory (ABI.md §3).
+pub const ADDRESSES: Addresses = Addresses::host(PML4, PDPT, PD, PT);
 
 /// Calls `write(gpa, entry)` for every non-zero 64-bit page-table entry of a
 /// guest with `mem_size` bytes (a multiple of 2 MiB). Entries not written must be

@@ -64,6 +64,20 @@ pub struct Addresses {
     pub pt_guard: u64,
 }
 
+impl Addresses {
+    /// A host's fixed layout (ABI.md §3/§4): the per-GiB tables in consecutive pages from
+    /// `first_dir`, and no guard page (its table is never used).
+    pub const fn host(top: u64, gib: u64, first_dir: u64, pt_low: u64) -> Addresses {
+        let mut dir = [0; DIRS];
+        let mut i = 0;
+        while i < DIRS {
+            dir[i] = first_dir + i as u64 * PAGE;
+            i += 1;
+        }
+        Addresses { top, gib, dir, pt_low, pt_guard: 0 }
+    }
+}
+
 /// One page-table page.
 #[repr(C, align(4096))]
 #[derive(Clone, Copy, Debug)]
