@@ -46,8 +46,8 @@ pub fn read_head<F: Read + Seek>(file: &mut F) -> std::io::Result<Vec<u8>> {
 }
 
 /// The program headers of `h` that lie within `head`, in order, up to the first that does
-/// not.
-fn phdrs<'a>(head: &'a [u8], h: &Ehdr) -> impl Iterator<Item = Ephdr> + 'a {
+/// not (the loader's `parse` and the bounded head reader decode them alike).
+pub(super) fn phdrs<'a>(head: &'a [u8], h: &Ehdr) -> impl Iterator<Item = Ephdr> + 'a {
     let phoff = h.e_phoff;
     (0..u64::from(h.e_phnum)).map_while(move |i| {
         let at = usize::try_from(phoff.checked_add(i * SIZEOF_PHDR as u64)?).ok()?;

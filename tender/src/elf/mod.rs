@@ -15,7 +15,7 @@ use goblin::elf::header::{
     EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_EXEC, EV_CURRENT, SELFMAG,
 };
 use goblin::elf64::header::{Header as Ehdr, SIZEOF_EHDR};
-use goblin::elf64::program_header::{ProgramHeader as Ephdr, SIZEOF_PHDR};
+use goblin::elf64::program_header::SIZEOF_PHDR;
 use scroll::{Pread, LE};
 
 pub use head::{read_head, requests_interpreter, MAX_HEAD};
@@ -243,28 +243,27 @@ pub(crate) fn parse(file: &[u8]) -> Result<Parsed, ElfError> {
     if phnum == 0 {
         return Err(ElfError::NoPhdrs);
     }
-    let table_err = ElfError::PhdrTable { phoff, phnum };
-    let table = usize::try_from(phoff)
+    // The whole table must be inside the file; then every entry decodes.
+    let table_inside = usize::try_from(phoff)
         .ok()
-        .and_then(|start| Some(start..start.checked_add(usize::from(phnum) * SIZEOF_PHDR)?))
-        .and_then(|range| file.get(range))
-        .ok_or(table_err.clone())?;
-    let phdrs = (0..usize::from(phnum))
-        .map(|index| {
-            let p: Ephdr = table.pread_with(index * SIZEOF_PHDR, LE).ok()?;
-            Some(Phdr {
-                index,
-                p_type: p.p_type,
-                p_flags: p.p_flags,
-                p_offset: p.p_offset,
-                p_vaddr: p.p_vaddr,
-                p_filesz: p.p_filesz,
-                p_memsz: p.p_memsz,
-                p_align: p.p_align,
-            })
+        .and_then(|start| start.checked_add(usize::from(phnum) * SIZEOF_PHDR))
+        .is_some_and(|end| end <= file.len());
+    let phdrs: Vec<Phdr> = head::phdrs(file, &h)
+        .enumerate()
+        .map(|(index, p)| Phdr {
+            index,
+            p_type: p.p_type,
+            p_flags: p.p_flags,
+            p_offset: p.p_offset,
+            p_vaddr: p.p_vaddr,
+            p_filesz: p.p_filesz,
+            p_memsz: p.p_memsz,
+            p_align: p.p_align,
         })
-        .collect::<Option<Vec<_>>>()
-        .ok_or(table_err)?;
+        .collect();
+    if !table_inside || phdrs.len() != usize::from(phnum) {
+        return Err(ElfError::PhdrTable { phoff, phnum });
+    }
     Ok(Parsed { entry: h.e_entry, phdrs })
 }
 
