@@ -88,10 +88,9 @@ impl Devices {
         }
         for n in nets {
             declared(manifest, &n.name, DeviceKind::Net)?;
-            if let NetSource::Fd(fd) = n.source {
-                Tap::check_open(fd).map_err(|source| NetError::Tap { name: n.name.clone(), source })?;
-            }
         }
+        // `launch` checked these before opening anything; a caller that did not gets it here.
+        Self::check_inherited_fds(nets)?;
         let mut devices = Devices::default();
         for b in blocks {
             let handle = declared(manifest, &b.name, DeviceKind::Block)?;
