@@ -145,7 +145,15 @@ impl Devices {
 
     /// The net devices as the ring's thread reaches them.
     pub fn ring_devices(&self) -> RingDevices {
-        RingDevices::new(self.nets().map(|(h, n)| (h, Arc::clone(n))))
+        RingDevices::new(
+            self.by_handle
+                .iter()
+                .map(|d| match d {
+                    Some(Device::Net(n)) => Some(Arc::clone(n)),
+                    _ => None,
+                })
+                .collect(),
+        )
     }
 
     /// Hands the running net ring to the devices it serves (it stops when they go).

@@ -48,15 +48,8 @@ pub struct RingDevices {
 }
 
 impl RingDevices {
-    /// The table of `(handle, device)` pairs.
-    pub fn new(nets: impl IntoIterator<Item = (usize, Arc<NetDevice>)>) -> RingDevices {
-        let mut by_handle = Vec::new();
-        for (h, dev) in nets {
-            if by_handle.len() <= h {
-                by_handle.resize(h + 1, None);
-            }
-            by_handle[h] = Some(dev);
-        }
+    /// The table indexed by manifest handle (`None` where a handle is no net device).
+    pub fn new(by_handle: Vec<Option<Arc<NetDevice>>>) -> RingDevices {
         RingDevices { by_handle, drops: Limited::new() }
     }
 
