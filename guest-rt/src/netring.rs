@@ -116,9 +116,9 @@ mod guest {
     }
 
     /// Publishes entry `e` as the next one (its `id` is its index) and returns the index.
+    /// The caller has waited for room ([`wait_for_room`]).
     fn publish(ring: u64, state: &mut State, mut e: Entry) -> u32 {
         let index = state.ent_tail;
-        wait_for_room(ring, index);
         e.id = index;
         let bytes = e.encode();
         // SAFETY: the entry slot is inside the mapped ring (32 bytes at `Entry::addr`),
@@ -163,6 +163,7 @@ mod guest {
         let state = unsafe { &mut *STATE.get() };
         let data = buf.as_mut_ptr() as u64;
         let e = Entry { op: Op::NetRead as u32, handle: handle as u32, data, len: buf.len() as u32, id: 0 };
+        wait_for_room(ring, state.ent_tail);
         let id = publish(ring, state, e);
         let com_head = state.com_head;
         wait(ring, || word(ring, netring::COM_TAIL).load(Ordering::Acquire) != com_head);
