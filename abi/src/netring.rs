@@ -7,6 +7,11 @@
 //! `needs_kick` before it sleeps. Writes are fire-and-forget (no commit); reads
 //! commit once, in order. Indices are free-running `u32`s masked with
 //! [`MASK`].
+//!
+//! **(ours)** The ring also carries block requests ([`Op::BlockWrite`], [`Op::BlockRead`]):
+//! a host that serves them says so with [`BLOCK_OPS`] in its [`HOST_OPS`] word, which
+//! solo5-hvt leaves zero and Solo5-built guests never read. Each commits once, so a guest
+//! waits for it as for a read: a block request costs no exit.
 
 use crate::bytes::{get_u32, get_u64, put_u32, put_u64};
 
@@ -33,6 +38,12 @@ pub const ENT_HEAD: u64 = 64;
 pub const COM_TAIL: u64 = 68;
 /// Host-written: non-zero while the host thread sleeps and wants a doorbell.
 pub const NEEDS_KICK: u64 = 72;
+/// Host-written **(ours)**: what else the host serves on this ring ([`BLOCK_OPS`] or 0). In
+/// the host's cache line, in bytes the ABI leaves unused.
+pub const HOST_OPS: u64 = 76;
+/// The [`HOST_OPS`] value of a host that serves [`Op::BlockWrite`] and [`Op::BlockRead`]: a
+/// magic word rather than a bit, so stray bytes there are never taken for an offer.
+pub const BLOCK_OPS: u32 = u32::from_le_bytes(*b"blk1");
 /// Offset of `entries[1024]`.
 pub const ENTRIES_OFFSET: u64 = 128;
 /// Offset of `commits[1024]`.
@@ -57,6 +68,12 @@ pub enum Op {
     NetWrite = 1,
     /// Receive one frame into `data` (room for `len` bytes); one commit.
     NetRead = 2,
+    /// **(ours)** Write `len` bytes at `data` to block device `handle` at byte `offset`;
+    /// one commit. Only where the host offers [`BLOCK_OPS`].
+    BlockWrite = 0x100,
+    /// **(ours)** Read `len` bytes of block device `handle` at byte `offset` into `data`;
+    /// one commit. Only where the host offers [`BLOCK_OPS`].
+    BlockRead = 0x101,
 }
 
 impl Op {
@@ -65,6 +82,8 @@ impl Op {
         match v {
             1 => Some(Op::NetWrite),
             2 => Some(Op::NetRead),
+            0x100 => Some(Op::BlockWrite),
+            0x101 => Some(Op::BlockRead),
             _ => None,
         }
     }
@@ -75,14 +94,17 @@ impl Op {
 pub struct Entry {
     /// An [`Op`] value (kept raw: the guest may write anything).
     pub op: u32,
-    /// The net device's manifest handle.
+    /// The device's manifest handle.
     pub handle: u32,
     /// Guest address of the frame or buffer.
     pub data: u64,
-    /// Frame length (write) or buffer size (read).
+    /// Frame length (write) or buffer size (read); bytes to transfer (block).
     pub len: u32,
     /// The guest's tag, echoed in the commit.
     pub id: u32,
+    /// **(ours)** Byte offset on the disk of a block request, in the ABI's `reserved` word
+    /// (zero for net requests).
+    pub offset: u64,
 }
 
 impl Entry {
@@ -102,10 +124,11 @@ impl Entry {
             data: get_u64(b, 8),
             len: get_u32(b, 16),
             id: get_u32(b, 20),
+            offset: get_u64(b, 24),
         }
     }
 
-    /// Encodes the wire form (reserved bytes zero).
+    /// Encodes the wire form.
     pub fn encode(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         put_u32(&mut b, 0, self.op);
@@ -113,18 +136,19 @@ impl Entry {
         put_u64(&mut b, 8, self.data);
         put_u32(&mut b, 16, self.len);
         put_u32(&mut b, 20, self.id);
+        put_u64(&mut b, 24, self.offset);
         b
     }
 }
 
-/// One completion (16 bytes): the result of a read.
+/// One completion (16 bytes): the result of a read or a block request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Commit {
     /// The entry's `id`.
     pub id: u32,
     /// A `hypercall::Ret` value.
     pub ret: i32,
-    /// Bytes received.
+    /// Bytes received (or, for a block request, transferred).
     pub len: u32,
 }
 
@@ -165,10 +189,15 @@ mod tests {
 
     #[test]
     fn codecs_round_trip_at_the_abi_offsets() {
-        let e = Entry { op: 2, handle: 3, data: 0x1234_5678_9abc, len: 1514, id: 77 };
+        let e = Entry { op: 2, handle: 3, data: 0x1234_5678_9abc, len: 1514, id: 77, offset: 0 };
         let b = e.encode();
         assert_eq!(&b[8..16], &0x1234_5678_9abcu64.to_le_bytes());
         assert_eq!(&b[16..20], &1514u32.to_le_bytes());
+        assert_eq!(&b[24..32], &[0; 8], "a net entry's reserved word stays zero");
+        assert_eq!(Entry::decode(&b), e);
+        let e = Entry { op: 0x101, handle: 1, data: 0x4000, len: 65536, id: 8, offset: 0x10_0000_0000 };
+        let b = e.encode();
+        assert_eq!(&b[24..32], &0x10_0000_0000u64.to_le_bytes());
         assert_eq!(Entry::decode(&b), e);
         let c = Commit { id: 9, ret: 1, len: 60 };
         let b = c.encode();
@@ -176,5 +205,7 @@ mod tests {
         assert_eq!(Commit::decode(&b), c);
         assert_eq!(Op::from_u32(1), Some(Op::NetWrite));
         assert_eq!(Op::from_u32(3), None);
+        assert_eq!(Op::from_u32(0x101), Some(Op::BlockRead));
+        assert_eq!(BLOCK_OPS.to_le_bytes(), *b"blk1");
     }
 }

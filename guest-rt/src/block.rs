@@ -1,5 +1,6 @@
 //! Block devices: a disk declared in the manifest, read and written in whole
-//! blocks, any number of blocks in one hypercall (one exit per request).
+//! blocks, any number of blocks in one request: through the ring when the host serves
+//! block requests there (tender; no exit), else one hypercall (one exit) each.
 //!
 //! ```ignore
 //! guest_rt::manifest!(block "storage");
@@ -74,17 +75,23 @@ impl BlockDevice {
 
 #[cfg(any(doc, target_os = "none"))]
 impl BlockDevice {
-    /// Reads `buf.len()` bytes (whole blocks) at byte `offset` in one hypercall.
+    /// Reads `buf.len()` bytes (whole blocks) at byte `offset` in one request.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
         self.check_aligned(offset, buf.len())?;
-        IoError::check(crate::hypercall::block_read(self.handle, offset, buf))
+        let ret = match crate::netring::block_read(self.handle, offset, buf) {
+            Some(ret) => ret,
+            None => crate::hypercall::block_read(self.handle, offset, buf),
+        };
+        IoError::check(ret)
     }
 
-    /// Writes `buf` (whole blocks) at byte `offset` in one hypercall. `Ok` means
-    /// the host has written it to its file.
+    /// Writes `buf` (whole blocks) at byte `offset` in one request. `Ok` means the
+    /// host has written it to its file.
     pub fn write(&self, offset: u64, buf: &[u8]) -> Result<(), IoError> {
         self.check_aligned(offset, buf.len())?;
-        IoError::check(crate::hypercall::block_write(self.handle, offset, buf))
+        let ret = crate::netring::block_write(self.handle, offset, buf)
+            .unwrap_or_else(|| crate::hypercall::block_write(self.handle, offset, buf));
+        IoError::check(ret)
     }
 }
 

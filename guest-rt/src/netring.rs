@@ -6,6 +6,10 @@
 //! and the entry published. Receives are synchronous: the entry names the caller's
 //! buffer and the guest spins until the host commits it. The doorbell is rung only
 //! when the host says it sleeps (`needs_kick`).
+//!
+//! **(ours)** Where the host also serves block requests on the ring (tender says so in the
+//! ring's `HOST_OPS` word; solo5-hvt leaves it zero), [`crate::block::BlockDevice`] sends
+//! them here too, waiting for their commit as a receive does: no exit per request.
 
 use abi::bootinfo::{BootInfo, HOST_FEATURE_NET_RING};
 use abi::layout::MEM_ALIGN;
@@ -57,10 +61,12 @@ pub fn map_end(info: &BootInfo) -> u64 {
     }
 }
 
-#[cfg(target_os = "none")]
-pub(crate) use self::guest::{recv, send};
+#[cfg(any(doc, target_os = "none"))]
+pub use self::guest::block_active;
+#[cfg(any(doc, target_os = "none"))]
+pub(crate) use self::guest::{block_read, block_write, recv, send};
 
-#[cfg(target_os = "none")]
+#[cfg(any(doc, target_os = "none"))]
 mod guest {
     use super::{ring, WINDOW};
     use crate::racy::RacyCell;
@@ -150,8 +156,8 @@ mod guest {
         let slot = (state.ent_tail % WINDOW) as usize * SLOT_BUFFER;
         slots[slot..slot + frame.len()].copy_from_slice(frame);
         let data = slots[slot..].as_ptr() as u64;
-        let e =
-            Entry { op: Op::NetWrite as u32, handle: handle as u32, data, len: frame.len() as u32, id: 0 };
+        let (len, handle) = (frame.len() as u32, handle as u32);
+        let e = Entry { op: Op::NetWrite as u32, handle, data, len, id: 0, offset: 0 };
         publish(ring, state, e);
         Some(Ret::Ok)
     }
@@ -159,10 +165,52 @@ mod guest {
     /// Receives one frame into `buf` through the ring: `None` when there is no ring.
     pub(crate) fn recv(handle: u64, buf: &mut [u8]) -> Option<(Ret, usize)> {
         let ring = ring()?;
+        let data = buf.as_mut_ptr() as u64;
+        let (len, handle) = (buf.len() as u32, handle as u32);
+        let e = Entry { op: Op::NetRead as u32, handle, data, len, id: 0, offset: 0 };
+        Some(match round_trip(ring, e) {
+            Some(c) => (Ret::from_i32(c.ret), (c.len as usize).min(buf.len())),
+            None => (Ret::Eunspec, 0),
+        })
+    }
+
+    /// Whether the host serves block requests on the ring (ours; zero on solo5-hvt).
+    fn block_ops(ring: u64) -> bool {
+        word(ring, netring::HOST_OPS).load(Ordering::Relaxed) == netring::BLOCK_OPS
+    }
+
+    /// Whether block devices use the ring (tender serves block requests there), else one
+    /// hypercall per request.
+    pub fn block_active() -> bool {
+        ring().is_some_and(block_ops)
+    }
+
+    /// A block request through the ring: `None` when the host does not serve them there
+    /// (or the request does not fit an entry), and the caller makes the hypercall.
+    fn block(op: Op, handle: u64, offset: u64, data: u64, len: usize) -> Option<Ret> {
+        let ring = ring().filter(|&r| block_ops(r))?;
+        let (handle, len) = (u32::try_from(handle).ok()?, u32::try_from(len).ok()?);
+        let e = Entry { op: op as u32, handle, data, len, id: 0, offset };
+        Some(round_trip(ring, e).map_or(Ret::Eunspec, |c| Ret::from_i32(c.ret)))
+    }
+
+    /// Writes `data` at byte `offset` of block device `handle` through the ring; `Some` once
+    /// the host has written it.
+    pub(crate) fn block_write(handle: u64, offset: u64, data: &[u8]) -> Option<Ret> {
+        block(Op::BlockWrite, handle, offset, data.as_ptr() as u64, data.len())
+    }
+
+    /// Reads `data.len()` bytes at byte `offset` of block device `handle` through the ring.
+    pub(crate) fn block_read(handle: u64, offset: u64, data: &mut [u8]) -> Option<Ret> {
+        block(Op::BlockRead, handle, offset, data.as_mut_ptr() as u64, data.len())
+    }
+
+    /// Publishes `e`, which commits once, and waits for its commit, which it consumes: `None`
+    /// if the commit is not `e`'s (a host out of step). The buffer `e` names stays borrowed by
+    /// the caller until this returns, so the host's use of it ends before the caller's.
+    fn round_trip(ring: u64, e: Entry) -> Option<Commit> {
         // SAFETY: as in `send`.
         let state = unsafe { &mut *STATE.get() };
-        let data = buf.as_mut_ptr() as u64;
-        let e = Entry { op: Op::NetRead as u32, handle: handle as u32, data, len: buf.len() as u32, id: 0 };
         wait_for_room(ring, state.ent_tail);
         let id = publish(ring, state, e);
         let com_head = state.com_head;
@@ -179,12 +227,7 @@ mod guest {
         };
         state.com_head = state.com_head.wrapping_add(1);
         word(ring, netring::COM_HEAD).store(state.com_head, Ordering::Release);
-        let c = Commit::decode(&raw);
-        if c.id != id {
-            return Some((Ret::Eunspec, 0));
-        }
-        let len = (c.len as usize).min(buf.len());
-        Some((Ret::from_i32(c.ret), len))
+        Some(Commit::decode(&raw)).filter(|c| c.id == id)
     }
 }
 

@@ -3,6 +3,7 @@
 //! and every device is flushed when the guest stops.
 
 use crate::diag::Limited;
+use crate::memory::{MemoryError, SharedMemory};
 use abi::hypercall::Ret;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
@@ -93,6 +94,24 @@ impl BlockDevice {
     /// Writes `buf` at `offset`; a host error (e.g. a full disk) is `EUNSPEC`.
     pub fn write(&self, offset: u64, buf: &[u8]) -> Ret {
         self.io_result("write", offset, self.file.write_all_at(buf, offset))
+    }
+
+    /// Reads `len` bytes at `offset` straight into guest memory at `gpa`, from a thread
+    /// other than the vCPU's (the ring's). A bad guest range is the error; a host error or
+    /// short read is `EUNSPEC`.
+    pub fn read_into(&self, offset: u64, mem: &SharedMemory, gpa: u64, len: u64) -> Result<Ret, MemoryError> {
+        Ok(self.io_result("read", offset, mem.pread_into(&self.file, offset, gpa, len)?))
+    }
+
+    /// Writes `len` bytes of guest memory at `gpa` at `offset`, as [`read_into`](Self::read_into).
+    pub fn write_from(
+        &self,
+        offset: u64,
+        mem: &SharedMemory,
+        gpa: u64,
+        len: u64,
+    ) -> Result<Ret, MemoryError> {
+        Ok(self.io_result("write", offset, mem.pwrite_from(&self.file, offset, gpa, len)?))
     }
 
     fn io_result(&self, what: &str, offset: u64, r: std::io::Result<()>) -> Ret {

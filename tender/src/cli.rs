@@ -55,7 +55,7 @@ pub struct Config {
     /// `--gdb[=PORT]`: wait for a debugger on 127.0.0.1:PORT before the guest runs.
     pub gdb: Option<u16>,
     /// `--no-net-ring`: do not offer the shared-memory net ring (ABI.md §7); guests use
-    /// the NET_READ/NET_WRITE hypercalls.
+    /// the NET_READ/NET_WRITE (and BLOCK_READ/BLOCK_WRITE) hypercalls.
     pub no_net_ring: bool,
 }
 
@@ -75,8 +75,9 @@ pub fn usage() -> String {
          \x20 --net:NAME=IFACE               attach TAP interface IFACE as network device NAME\n\
          \x20 --net:NAME=@FD                 attach the already-open TAP file descriptor FD\n\
          \x20 --net-mac:NAME=xx:xx:xx:xx:xx:xx  MAC address of network device NAME (default: random)\n\
-         \x20 --no-net-ring                  offer no shared-memory net ring: guests then make one\n\
-         \x20                                hypercall per frame (the ring needs --mem <= 4094)\n\
+         \x20 --no-net-ring                  offer no shared-memory ring: guests then make one\n\
+         \x20                                hypercall per frame or block request (the ring\n\
+         \x20                                needs --mem <= 4094)\n\
          \x20 --seccomp=on|log|off           system-call filter while the guest runs (default on;\n\
          \x20                                log and off are for debugging only: UNSAFE)\n\
          \x20 --dumpcore=DIR                 if the guest aborts (exit 255), write an ELF core of it\n\

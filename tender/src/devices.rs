@@ -4,7 +4,7 @@
 
 use crate::block::{BlockConfig, BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
 use crate::manifest::{DeviceKind, Manifest};
-use crate::net::ring::{NetRing, RingDevices};
+use crate::net::ring::{NetRing, RingDevice, RingDevices};
 use crate::net::{NetConfig, NetDevice, NetError, NetSource, Tap};
 use std::sync::Arc;
 
@@ -39,9 +39,9 @@ fn option_for(k: DeviceKind) -> &'static str {
 
 /// One attached device.
 #[derive(Debug)]
+/// Shared with the net ring's thread, when there is one.
 pub enum Device {
-    Block(BlockDevice),
-    /// Shared with the net ring's thread, when there is one.
+    Block(Arc<BlockDevice>),
     Net(Arc<NetDevice>),
 }
 
@@ -96,7 +96,7 @@ impl Devices {
             let handle = declared(manifest, &b.name, DeviceKind::Block)?;
             let dev = BlockDevice::open(&b.name, &b.path, b.sector_size.unwrap_or(DEFAULT_BLOCK_SIZE))?;
             manifest.attach_block(handle, dev.capacity, dev.block_size as u16);
-            devices.insert(handle, Device::Block(dev));
+            devices.insert(handle, Device::Block(Arc::new(dev)));
         }
         for n in nets {
             let handle = declared(manifest, &n.name, DeviceKind::Net)?;
@@ -143,14 +143,21 @@ impl Devices {
         })
     }
 
-    /// The net devices as the ring's thread reaches them.
+    /// Whether any device is attached (the ring serves them).
+    pub fn any(&self) -> bool {
+        self.by_handle.iter().any(Option::is_some)
+    }
+
+    /// The devices as the ring's thread reaches them.
     pub fn ring_devices(&self) -> RingDevices {
         RingDevices::new(
             self.by_handle
                 .iter()
-                .map(|d| match d {
-                    Some(Device::Net(n)) => Some(Arc::clone(n)),
-                    _ => None,
+                .map(|d| {
+                    d.as_ref().map(|d| match d {
+                        Device::Net(n) => RingDevice::Net(Arc::clone(n)),
+                        Device::Block(b) => RingDevice::Block(Arc::clone(b)),
+                    })
                 })
                 .collect(),
         )

@@ -80,11 +80,13 @@ fn open_kernel(path: &std::path::Path) -> Result<(std::fs::File, u64), LaunchErr
 }
 
 /// Where the net ring goes, if it is offered: right above the guest's memory, when the
-/// guest has a net device, `--no-net-ring` is not given and the slot stays within the
-/// largest memory the page tables (and, on AArch64, the MMIO window above) allow.
+/// guest has a net or (ours: block requests ride it too) a block device, `--no-net-ring` is
+/// not given and the slot stays within the largest memory the page tables (and, on AArch64,
+/// the MMIO window above) allow.
 fn net_ring_address(cfg: &Config, mem_size: u64) -> Option<u64> {
     let fits = mem_size + netring::RING_REGION <= abi::layout::MEM_MAX;
-    (!cfg.nets.is_empty() && !cfg.no_net_ring && fits).then_some(mem_size)
+    let has_devices = !cfg.nets.is_empty() || !cfg.blocks.is_empty();
+    (has_devices && !cfg.no_net_ring && fits).then_some(mem_size)
 }
 
 /// Starts the ring's thread; if that fails, says why and lets the guest use the hypercalls.
@@ -95,10 +97,7 @@ fn start_net_ring(vm: &Vm, mem: &GuestMemory, at: u64, devices: &mut Devices) ->
             true
         }
         Err(e) => {
-            crate::diag::error(format_args!(
-                "{} (net devices use hypercalls instead)",
-                crate::diag::chain(&e)
-            ));
+            crate::diag::error(format_args!("{} (devices use hypercalls instead)", crate::diag::chain(&e)));
             false
         }
     }

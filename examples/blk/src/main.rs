@@ -83,6 +83,8 @@ fn main() -> i32 {
         return 1;
     };
     println!("storage: capacity {} bytes, block size {}", disk.capacity(), disk.block_size());
+    let path = if guest_rt::netring::block_active() { "the ring" } else { "hypercalls" };
+    println!("blk: requests via {path}");
     let result = match guest_rt::args().next() {
         None => verify(&disk),
         Some("hold") => hold(&disk),

@@ -1,9 +1,11 @@
 //! Guest memory as a thread other than the vCPU's sees it: the guest runs meanwhile, so
 //! this view never hands out references into guest memory. It copies bytes in and out and
-//! reads and writes aligned `u32`s atomically, each access bounds-checked.
+//! reads and writes aligned `u32`s atomically, and moves file bytes in and out with
+//! positioned I/O (the kernel copies), each access bounds-checked.
 
 use super::{check_not_readonly, Mapping, MemoryError};
 use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -53,6 +55,56 @@ impl SharedMemory {
         Ok(())
     }
 
+    /// Reads `len` bytes of `file` at `offset` straight into guest memory at `gpa` (never
+    /// read-only memory). The outer error is a bad range; the inner one the file's, a short
+    /// file included.
+    pub fn pread_into(
+        &self,
+        file: impl AsFd,
+        offset: u64,
+        gpa: u64,
+        len: u64,
+    ) -> Result<std::io::Result<()>, MemoryError> {
+        self.check_writable(gpa, len)?;
+        let base = self.map.range(gpa, len)?.start;
+        Ok(positioned(len, offset, |done, at| {
+            // SAFETY: `[gpa, gpa + len)` is inside the live, writable mapping (checked above,
+            // kept alive by `self.map`) and `done < len`; the kernel writes into it, no
+            // reference to guest bytes is formed.
+            unsafe {
+                libc::pread64(
+                    file.as_fd().as_raw_fd(),
+                    self.map.base.as_ptr().add(base + done).cast(),
+                    (len as usize) - done,
+                    at,
+                )
+            }
+        }))
+    }
+
+    /// Writes `len` bytes of guest memory at `gpa` to `file` at `offset`, as
+    /// [`pread_into`](Self::pread_into) reads.
+    pub fn pwrite_from(
+        &self,
+        file: impl AsFd,
+        offset: u64,
+        gpa: u64,
+        len: u64,
+    ) -> Result<std::io::Result<()>, MemoryError> {
+        let base = self.map.range(gpa, len)?.start;
+        Ok(positioned(len, offset, |done, at| {
+            // SAFETY: as in `pread_into`; the kernel only reads the range.
+            unsafe {
+                libc::pwrite64(
+                    file.as_fd().as_raw_fd(),
+                    self.map.base.as_ptr().add(base + done).cast(),
+                    (len as usize) - done,
+                    at,
+                )
+            }
+        }))
+    }
+
     fn atomic(&self, gpa: u64) -> Result<&AtomicU32, MemoryError> {
         let at = self.map.range(gpa, 4)?.start;
         if !gpa.is_multiple_of(4) {
@@ -76,6 +128,29 @@ impl SharedMemory {
     }
 }
 
+/// Repeats the positioned transfer `io(done, file_offset)` until `len` bytes are done,
+/// retrying on EINTR; a transfer of 0 bytes before the end is an error (a short file).
+fn positioned(len: u64, offset: u64, mut io: impl FnMut(usize, i64) -> isize) -> std::io::Result<()> {
+    let mut done = 0usize;
+    while (done as u64) < len {
+        let at = offset
+            .checked_add(done as u64)
+            .and_then(|a| i64::try_from(a).ok())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        match io(done, at) {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n if n > 0 => done += n as usize,
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::memory::GuestMemory;
@@ -97,6 +172,36 @@ mod tests {
         assert!(s.store_u32(0x3002, 1, SeqCst).is_err(), "unaligned");
         assert!(s.load_u32((2 << 20) - 2, SeqCst).is_err(), "outside");
         assert!(s.read(u64::MAX, &mut out).is_err(), "overflow");
+    }
+
+    #[test]
+    fn moves_file_bytes_in_and_out_of_checked_ranges() {
+        let path = std::env::temp_dir().join(format!("tender-shared-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path);
+        let file = file.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut m = GuestMemory::new(2 << 20).unwrap();
+        m.protect_readonly(0x10_0000, 0x10_1000).unwrap();
+        let s = m.shared();
+        s.write(0x4000, &[0xa5; 8192]).unwrap();
+        s.pwrite_from(&file, 4096, 0x4000, 8192).unwrap().unwrap();
+        assert_eq!(
+            std::fs::metadata(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)))
+                .unwrap()
+                .len(),
+            12288
+        );
+        s.pread_into(&file, 4096 + 100, 0x8000, 8000).unwrap().unwrap();
+        assert_eq!(m.slice(0x8000, 8000).unwrap(), &[0xa5; 8000][..]);
+        let short = s.pread_into(&file, 8192, 0xc000, 8192).unwrap().unwrap_err();
+        assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof, "past the file's end");
+        assert!(s.pread_into(&file, 0, 0x10_0000, 512).is_err(), "read-only");
+        assert!(s.pread_into(&file, 0, (2 << 20) - 256, 512).is_err(), "outside");
+        assert!(s.pwrite_from(&file, 0, u64::MAX - 10, 512).is_err(), "overflow");
+        assert_eq!(
+            s.pwrite_from(&file, u64::MAX, 0, 512).unwrap().unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The optional net ring (ABI.md §7): a host thread beside the vCPU serves the guest's
-//! network requests from shared memory, so a frame costs no exit. The guest rings a doorbell
+//! network requests (and, ours, guest-rt's block requests) from shared memory, so a frame or a
+//! block request costs no exit. The guest rings a doorbell
 //! (an ioeventfd: KVM handles it without leaving the kernel) only when the thread sleeps.
 //!
 //! The thread spins for a short while after its last work before it sleeps, so a busy guest
@@ -10,13 +11,14 @@ mod colocation;
 mod serve;
 
 use crate::arch;
+use crate::block::BlockDevice;
 use crate::diag::Limited;
 use crate::memory::{GuestMemory, MemoryError};
 use crate::net::NetDevice;
 use abi::hypercall::Ret;
 use abi::netring;
 use colocation::VcpuCpu;
-pub use serve::{Frames, RingFault, RingServer};
+pub use serve::{Backends, RingFault, RingServer};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,6 +28,9 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 /// How long the thread keeps polling the ring after its last entry before it sleeps: long
 /// enough to see the guest's next request of a burst without a doorbell exit.
 const SPIN: Duration = Duration::from_micros(200);
+
+/// How long the thread spins after its last entry before it looks where it runs.
+const PLACEMENT_CHECK_AFTER: Duration = Duration::from_micros(5);
 
 /// Why the ring could not be offered.
 #[derive(Debug, thiserror::Error)]
@@ -40,25 +45,35 @@ pub enum RingError {
     Outside(#[source] MemoryError),
 }
 
-/// The net devices by manifest handle, as the ring thread reaches them.
+/// A device the ring's thread reaches.
+#[derive(Debug, Clone)]
+pub enum RingDevice {
+    Net(Arc<NetDevice>),
+    Block(Arc<BlockDevice>),
+}
+
+/// The devices by manifest handle, as the ring thread reaches them.
 #[derive(Debug, Default)]
 pub struct RingDevices {
-    by_handle: Vec<Option<Arc<NetDevice>>>,
+    by_handle: Vec<Option<RingDevice>>,
     drops: Limited,
 }
 
 impl RingDevices {
-    /// The table indexed by manifest handle (`None` where a handle is no net device).
-    pub fn new(by_handle: Vec<Option<Arc<NetDevice>>>) -> RingDevices {
+    /// The table indexed by manifest handle (`None` where a handle has no device).
+    pub fn new(by_handle: Vec<Option<RingDevice>>) -> RingDevices {
         RingDevices { by_handle, drops: Limited::new() }
     }
 
     fn get(&self, handle: u32) -> Option<&NetDevice> {
-        self.by_handle.get(handle as usize)?.as_deref()
+        match self.by_handle.get(handle as usize)? {
+            Some(RingDevice::Net(n)) => Some(n),
+            _ => None,
+        }
     }
 }
 
-impl Frames for RingDevices {
+impl Backends for RingDevices {
     fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret> {
         Some(self.get(handle)?.send(frame))
     }
@@ -67,6 +82,12 @@ impl Frames for RingDevices {
     }
     fn dropped(&self, why: std::fmt::Arguments<'_>) {
         self.drops.warn(why);
+    }
+    fn disk(&self, handle: u32) -> Option<&BlockDevice> {
+        match self.by_handle.get(handle as usize)? {
+            Some(RingDevice::Block(b)) => Some(b),
+            _ => None,
+        }
     }
 }
 
@@ -92,14 +113,19 @@ pub struct NetRing {
 }
 
 impl NetRing {
-    /// Registers the doorbell with `vm` and starts serving the ring at guest address `ring`.
+    /// Registers the doorbell with `vm` and starts serving the ring at guest address `ring`,
+    /// offering block requests too (`HOST_OPS`).
     pub fn start(
         vm: &kvm_ioctls::VmFd,
         mem: &GuestMemory,
         ring: u64,
-        nets: RingDevices,
+        devices: RingDevices,
     ) -> Result<NetRing, RingError> {
         mem.check(ring, netring::RING_SIZE).map_err(RingError::Outside)?;
+        let shared = mem.shared();
+        shared
+            .store_u32(ring + netring::HOST_OPS, netring::BLOCK_OPS, Ordering::Relaxed)
+            .map_err(RingError::Outside)?;
         let eventfd =
             || EventFd::new(EFD_NONBLOCK | libc::EFD_CLOEXEC).map(Arc::new).map_err(RingError::EventFd);
         let (doorbell, stop) = (eventfd()?, eventfd()?);
@@ -107,7 +133,7 @@ impl NetRing {
         // reaches the vCPU loop, which rings the same eventfd (`ring_doorbell`).
         vm.register_ioevent(&doorbell, &arch::NET_RING_DOORBELL, 0u32).map_err(RingError::Doorbell)?;
         let fault = Arc::new(OnceLock::new());
-        let server = RingServer::new(mem.shared(), ring, nets);
+        let server = RingServer::new(shared, ring, devices);
         let stopping = Arc::new(AtomicBool::new(false));
         // Called on the vCPU's thread: this is its CPU the ring's thread compares with.
         let vcpu_cpu = VcpuCpu::of_this_thread();
@@ -172,20 +198,27 @@ impl Drop for NetRing {
 const COMMIT_WAIT: Duration = Duration::from_millis(1);
 
 /// Serves the ring until stopped; an error is the guest's fault.
-fn serve_until_stopped<F: Frames>(mut server: RingServer<F>, wake: &Wake) -> Result<(), RingFault> {
+fn serve_until_stopped<B: Backends>(mut server: RingServer<B>, wake: &Wake) -> Result<(), RingFault> {
     let mut idle_since: Option<Instant> = None;
-    let mut spin = true;
+    let (mut spin, mut placed) = (true, false);
     while !wake.stopping.load(Ordering::Acquire) {
         if server.serve()? > 0 {
             idle_since = None;
             continue;
         }
         if idle_since.is_none() {
-            // Only worth it on a CPU of its own (see `colocation`).
+            placed = false;
+        }
+        let idle = idle_since.get_or_insert_with(Instant::now).elapsed();
+        // Spinning is only worth it on a CPU of its own (see `colocation`). Looking costs a
+        // few µs, so a thread that had one looks only once the guest's next request is late:
+        // back-to-back requests (block I/O) then cost no look at all.
+        if !placed && (!spin || idle >= PLACEMENT_CHECK_AFTER) {
             spin = wake.vcpu_cpu.as_ref().is_none_or(VcpuCpu::keep_caller_off_vcpu_cpu);
+            placed = true;
         }
         let blocked = server.waiting_on_commits();
-        if spin && !blocked && idle_since.get_or_insert_with(Instant::now).elapsed() < SPIN {
+        if spin && !blocked && idle < SPIN {
             std::hint::spin_loop();
             continue;
         }

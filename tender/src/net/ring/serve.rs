@@ -1,23 +1,27 @@
 //! The net ring's protocol (ABI.md §7), one batch at a time: consume the entries the guest
-//! published, send or receive each frame, commit the reads. Pure bookkeeping over guest
-//! memory and a frame port, so it is tested without a VM or a TAP.
+//! published, send or receive each frame, do each block request (ours), commit the reads and
+//! the block requests. Bookkeeping over guest memory and the devices behind a trait, so it is
+//! tested without a VM or a TAP (block requests on real files).
 //!
 //! The host keeps its own indices (`ent_head`, `com_tail`) and only publishes them: the guest
 //! can scribble over the ring's host-written words, never over the host's idea of them.
 
+use crate::block::BlockDevice;
 use crate::memory::{MemoryError, SharedMemory};
 use abi::hypercall::Ret;
 use abi::netring::{self, Commit, Entry, Op};
 use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
 
-/// Where frames go and come from: the attached net devices by manifest handle.
-pub trait Frames {
+/// Where requests go: the attached devices by manifest handle.
+pub trait Backends {
     /// Sends one frame on device `handle`; `None` if `handle` is no net device.
     fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret>;
     /// Receives one frame into `buf`: `(Ok, len)` or `(Again, 0)`; `None` if no such device.
     fn receive(&self, handle: u32, buf: &mut [u8]) -> Option<(Ret, usize)>;
     /// A frame the ring could not deliver (no device, too big): said once in a while.
     fn dropped(&self, why: std::fmt::Arguments<'_>);
+    /// The block device `handle`, if it is one.
+    fn disk(&self, handle: u32) -> Option<&BlockDevice>;
 }
 
 /// A guest's ring that cannot be served any more: fatal for the guest.
@@ -49,10 +53,10 @@ const BOUNCE: usize = 65536 + 64;
 
 /// One guest's ring at guest address `ring`, served through `frames`.
 #[derive(Debug)]
-pub struct RingServer<F> {
+pub struct RingServer<B> {
     mem: SharedMemory,
     ring: u64,
-    frames: F,
+    devices: B,
     ent_head: u32,
     com_tail: u32,
     /// The last `serve` stopped at a read with no free commit slot.
@@ -60,10 +64,10 @@ pub struct RingServer<F> {
     bounce: Vec<u8>,
 }
 
-impl<F: Frames> RingServer<F> {
+impl<B: Backends> RingServer<B> {
     /// A server for the ring at `ring`, whose indices start at 0 (guest memory starts zeroed).
-    pub fn new(mem: SharedMemory, ring: u64, frames: F) -> RingServer<F> {
-        RingServer { mem, ring, frames, ent_head: 0, com_tail: 0, blocked: false, bounce: vec![0; BOUNCE] }
+    pub fn new(mem: SharedMemory, ring: u64, devices: B) -> RingServer<B> {
+        RingServer { mem, ring, devices, ent_head: 0, com_tail: 0, blocked: false, bounce: vec![0; BOUNCE] }
     }
 
     fn load(&self, field: u64) -> Result<u32, RingFault> {
@@ -112,20 +116,17 @@ impl<F: Frames> RingServer<F> {
             let mut raw = [0u8; Entry::SIZE];
             self.mem.read(Entry::addr(self.ring, index), &mut raw).map_err(RingFault::Ring)?;
             let e = Entry::decode(&raw);
-            match Op::from_u32(e.op) {
-                Some(Op::NetWrite) => self.write(index, &e)?,
-                Some(Op::NetRead) => {
-                    let ahead = self.com_tail.wrapping_sub(self.load(netring::COM_HEAD)?);
-                    if ahead > netring::SLOTS {
-                        return Err(RingFault::Commits { ahead });
-                    }
-                    if ahead == netring::SLOTS {
-                        self.blocked = true; // the guest has not consumed its commits yet
-                        break;
-                    }
-                    self.read(index, &e)?;
-                }
-                None => return Err(RingFault::UnknownOp { index, op: e.op }),
+            let Some(op) = Op::from_u32(e.op) else {
+                return Err(RingFault::UnknownOp { index, op: e.op });
+            };
+            if op != Op::NetWrite && !self.commit_slot_free()? {
+                self.blocked = true; // the guest has not consumed its commits yet
+                break;
+            }
+            match op {
+                Op::NetWrite => self.write(index, &e)?,
+                Op::NetRead => self.read(index, &e)?,
+                Op::BlockWrite | Op::BlockRead => self.block(index, &e, op == Op::BlockWrite)?,
             }
             self.ent_head = index.wrapping_add(1);
             self.store(netring::ENT_HEAD, self.ent_head)?;
@@ -134,18 +135,27 @@ impl<F: Frames> RingServer<F> {
         Ok(served)
     }
 
+    /// Whether a commit slot is free (the guest consumes commits with `com_head`).
+    fn commit_slot_free(&self) -> Result<bool, RingFault> {
+        let ahead = self.com_tail.wrapping_sub(self.load(netring::COM_HEAD)?);
+        if ahead > netring::SLOTS {
+            return Err(RingFault::Commits { ahead });
+        }
+        Ok(ahead < netring::SLOTS)
+    }
+
     fn write(&mut self, index: u32, e: &Entry) -> Result<(), RingFault> {
         let len = e.len as usize;
         let buffer = |source| RingFault::Buffer { index, source };
         // A bad buffer is fatal even for a frame too big to send.
         self.mem.check(e.data, len as u64).map_err(buffer)?;
         if len > self.bounce.len() {
-            self.frames.dropped(format_args!("net ring: a {len}-byte frame is larger than any device's"));
+            self.devices.dropped(format_args!("net ring: a {len}-byte frame is larger than any device's"));
             return Ok(());
         }
         self.mem.read(e.data, &mut self.bounce[..len]).map_err(buffer)?;
-        if self.frames.send(e.handle, &self.bounce[..len]).is_none() {
-            self.frames.dropped(format_args!("net ring: write to handle {}, not a net device", e.handle));
+        if self.devices.send(e.handle, &self.bounce[..len]).is_none() {
+            self.devices.dropped(format_args!("net ring: write to handle {}, not a net device", e.handle));
         }
         Ok(())
     }
@@ -155,7 +165,7 @@ impl<F: Frames> RingServer<F> {
             .check_writable(e.data, u64::from(e.len))
             .map_err(|source| RingFault::Buffer { index, source })?;
         let room = (e.len as usize).min(self.bounce.len());
-        let (ret, len) = match self.frames.receive(e.handle, &mut self.bounce[..room]) {
+        let (ret, len) = match self.devices.receive(e.handle, &mut self.bounce[..room]) {
             Some((Ret::Ok, n)) => {
                 self.mem
                     .write(e.data, &self.bounce[..n])
@@ -165,7 +175,30 @@ impl<F: Frames> RingServer<F> {
             Some((ret, _)) => (ret, 0),
             None => (Ret::Einval, 0),
         };
-        let commit = Commit { id: e.id, ret: ret as i32, len: len as u32 };
+        self.commit(Commit { id: e.id, ret: ret as i32, len: len as u32 })
+    }
+
+    /// A block request, as BLOCK_READ / BLOCK_WRITE by hypercall: a handle that is no disk or
+    /// a range outside it commits `EINVAL` (checked before the buffer); a bad buffer is fatal;
+    /// a host I/O error commits `EUNSPEC`. Committed only once the transfer is done.
+    fn block(&mut self, index: u32, e: &Entry, write: bool) -> Result<(), RingFault> {
+        let len = u64::from(e.len);
+        let ret = match self.devices.disk(e.handle) {
+            Some(disk) if disk.in_range(e.offset, len) => {
+                let done = if write {
+                    disk.write_from(e.offset, &self.mem, e.data, len)
+                } else {
+                    disk.read_into(e.offset, &self.mem, e.data, len)
+                };
+                done.map_err(|source| RingFault::Buffer { index, source })?
+            }
+            _ => Ret::Einval,
+        };
+        let len = if ret == Ret::Ok { e.len } else { 0 };
+        self.commit(Commit { id: e.id, ret: ret as i32, len })
+    }
+
+    fn commit(&mut self, commit: Commit) -> Result<(), RingFault> {
         self.mem.write(Commit::addr(self.ring, self.com_tail), &commit.encode()).map_err(RingFault::Ring)?;
         self.com_tail = self.com_tail.wrapping_add(1);
         self.store(netring::COM_TAIL, self.com_tail)

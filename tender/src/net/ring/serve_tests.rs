@@ -1,4 +1,5 @@
 use super::*;
+use crate::block::BlockDevice;
 use crate::memory::GuestMemory;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -6,14 +7,38 @@ use std::collections::VecDeque;
 const RING: u64 = 0x10_0000;
 
 /// Device 1 is a net device: frames sent are recorded, frames to receive are queued.
+/// Device 2, when there is one, is a disk: a real file.
 #[derive(Default)]
 struct Port {
     sent: RefCell<Vec<Vec<u8>>>,
     incoming: RefCell<VecDeque<Vec<u8>>>,
     dropped: RefCell<u32>,
+    disk: Option<BlockDevice>,
 }
 
-impl Frames for &Port {
+/// A 64 KiB disk in a file removed when the test ends, its block `i` filled with byte `i`.
+struct Disk(std::path::PathBuf);
+
+impl Disk {
+    fn new(name: &str) -> (Disk, Port) {
+        let path = std::env::temp_dir().join(format!("tender-ring-{name}-{}", std::process::id()));
+        let bytes: Vec<u8> = (0..128u8).flat_map(|i| [i; 512]).collect();
+        std::fs::write(&path, bytes).unwrap();
+        let disk = BlockDevice::open("storage", &path, 512).unwrap();
+        (Disk(path), Port { disk: Some(disk), ..Port::default() })
+    }
+    fn bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.0).unwrap()
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Backends for &Port {
     fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret> {
         (handle == 1).then(|| {
             self.sent.borrow_mut().push(frame.to_vec());
@@ -33,6 +58,9 @@ impl Frames for &Port {
     fn dropped(&self, _why: std::fmt::Arguments<'_>) {
         *self.dropped.borrow_mut() += 1;
     }
+    fn disk(&self, handle: u32) -> Option<&BlockDevice> {
+        self.disk.as_ref().filter(|_| handle == 2)
+    }
 }
 
 /// The guest's side, written the way a guest does: entries, then `ent_tail`.
@@ -46,7 +74,10 @@ impl Guest {
         Guest { mem: GuestMemory::new(4 << 20).unwrap(), tail: 0 }
     }
     fn push(&mut self, op: u32, handle: u32, data: u64, len: u32) {
-        let e = Entry { op, handle, data, len, id: self.tail + 100 };
+        self.push_at(op, handle, data, len, 0);
+    }
+    fn push_at(&mut self, op: u32, handle: u32, data: u64, len: u32, offset: u64) {
+        let e = Entry { op, handle, data, len, id: self.tail + 100, offset };
         self.mem.write(Entry::addr(RING, self.tail), &e.encode()).unwrap();
         self.tail = self.tail.wrapping_add(1);
         self.mem.write(RING + netring::ENT_TAIL, &self.tail.to_le_bytes()).unwrap();
@@ -161,4 +192,85 @@ fn the_host_indices_survive_a_guest_scribbling_over_them() {
     assert_eq!(s.serve().unwrap(), 0, "entry 0 is not sent twice");
     s.set_needs_kick(true).unwrap();
     assert_eq!(g.word(netring::NEEDS_KICK), 1);
+}
+
+const BLOCK_WRITE: u32 = Op::BlockWrite as u32;
+const BLOCK_READ: u32 = Op::BlockRead as u32;
+
+#[test]
+fn block_requests_reach_the_file_and_commit_in_order() {
+    let (disk, port) = Disk::new("rw");
+    let mut g = Guest::new();
+    g.mem.write(0x2000, &[0xee; 1024]).unwrap();
+    g.push_at(BLOCK_WRITE, 2, 0x2000, 1024, 4096);
+    g.push_at(BLOCK_READ, 2, 0x8000, 2048, 3584);
+    g.mem.write(0x3000, b"frame").unwrap();
+    g.push(1, 1, 0x3000, 5);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert_eq!(s.serve().unwrap(), 3);
+    assert_eq!(g.commit(0), Commit { id: 100, ret: 0, len: 1024 });
+    assert_eq!(g.commit(1), Commit { id: 101, ret: 0, len: 2048 });
+    assert_eq!(g.word(netring::COM_TAIL), 2, "the frame's write commits nothing");
+    let file = disk.bytes();
+    assert_eq!(&file[4096..5120], &[0xee; 1024][..], "written where asked");
+    assert_eq!((file[4095], file[5120]), (7, 10), "and nowhere else");
+    let read = g.mem.slice(0x8000, 2048).unwrap();
+    assert_eq!(&read[..512], &[7; 512][..]);
+    assert_eq!(&read[512..1536], &[0xee; 1024][..], "reads see the write before them");
+    assert_eq!(&read[1536..], &[10; 512][..]);
+}
+
+#[test]
+fn a_block_request_outside_the_disk_or_to_no_disk_commits_einval_and_touches_nothing() {
+    let (disk, port) = Disk::new("einval");
+    let mut g = Guest::new();
+    g.mem.write(0x2000, &[0xee; 1024]).unwrap();
+    g.push_at(BLOCK_WRITE, 2, 0x2000, 1024, 65536 - 512); // ends past the disk
+    g.push_at(BLOCK_READ, 2, 0x8000, 512, 65536); // starts at its end
+    g.push_at(BLOCK_READ, 2, 0x8000, 512, u64::MAX - 100); // overflows
+    g.push_at(BLOCK_READ, 1, 0x8000, 512, 0); // a net device
+    g.push_at(BLOCK_WRITE, 5, 0x2000, 512, 0); // nothing
+                                               // Checked before the buffer, as by hypercall: a bad buffer here is no fault.
+    g.push_at(BLOCK_READ, 2, u64::MAX - 10, 512, 65536);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert_eq!(s.serve().unwrap(), 6);
+    for i in 0..6 {
+        assert_eq!(g.commit(i), Commit { id: 100 + i, ret: Ret::Einval as i32, len: 0 }, "entry {i}");
+    }
+    assert_eq!(disk.bytes(), (0..128u8).flat_map(|i| [i; 512]).collect::<Vec<_>>());
+    assert_eq!(g.mem.slice(0x8000, 512).unwrap(), &[0; 512][..]);
+}
+
+#[test]
+fn a_block_request_with_a_bad_buffer_is_fatal() {
+    let (_disk, port) = Disk::new("fatal");
+    let mut g = Guest::new();
+    g.push_at(BLOCK_WRITE, 2, (4 << 20) - 256, 512, 0);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::Buffer { index: 0, .. })));
+
+    let mut g = Guest::new();
+    g.mem.protect_readonly(0x20_0000, 0x20_1000).unwrap();
+    g.push_at(BLOCK_READ, 2, 0x20_0000, 512, 0);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert!(matches!(s.serve(), Err(RingFault::Buffer { .. })), "never into read-only memory");
+    assert_eq!(g.word(netring::COM_TAIL), 0, "nothing committed");
+}
+
+#[test]
+fn block_requests_wait_for_a_free_commit_slot() {
+    let (_disk, port) = Disk::new("full");
+    let mut g = Guest::new();
+    for _ in 0..netring::SLOTS - 1 {
+        g.push_at(BLOCK_READ, 2, 0x8000, 512, 0);
+    }
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert_eq!(s.serve().unwrap(), netring::SLOTS - 1);
+    g.push_at(BLOCK_WRITE, 2, 0x8000, 512, 512);
+    g.push_at(BLOCK_WRITE, 2, 0x8000, 512, 1024);
+    assert_eq!(s.serve().unwrap(), 1, "one commit slot left");
+    assert!(s.waiting_on_commits());
+    g.mem.write(RING + netring::COM_HEAD, &1u32.to_le_bytes()).unwrap();
+    assert_eq!(s.serve().unwrap(), 1);
+    assert_eq!(g.commit(netring::SLOTS), Commit { id: 100 + netring::SLOTS, ret: 0, len: 512 });
 }
