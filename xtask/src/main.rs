@@ -46,8 +46,10 @@ commands:
                         a short fuzzing run, then the AArch64 tests in an arm64 VM under QEMU
   test x86_64 [FILTER]  only the x86_64 part (FILTER goes to the test runner)
   test aarch64          only the AArch64 tests in the arm64 VM
-  bench [--quick]       benchmarks against the floor of a KVM monitor, as ratios; tables in
-                        target/bench/results.{md,csv} (--quick: few iterations, as `test` runs)
+  bench [--quick] [NAME..]
+                        benchmarks against the floor of a KVM monitor, as ratios; tables in
+                        target/bench/results.{md,csv} (--quick: few iterations, as `test` runs;
+                        NAME: only boot, hypercall, block, net, memory or density)
   fuzz [--smoke] [TARGET..]
                         run the fuzz targets (elf, cli, hypercall) with cargo-fuzz for 120 s
                         each (15 s with --smoke, as `test` does); a crash fails

@@ -152,6 +152,7 @@ fn csv(rows: &[Row]) -> String {
 /// Runs every benchmark; each one that runs is a passed test in the tally.
 pub fn bench(root: &Path, args: &[String]) -> Result<Tally, String> {
     let quick = args.iter().any(|a| a == "--quick");
+    let only: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with("--")).collect();
     println!("xtask: building the floor program");
     run(Command::new(env!("CARGO")).current_dir(root).args([
         "build",
@@ -180,7 +181,14 @@ pub fn bench(root: &Path, args: &[String]) -> Result<Tally, String> {
         ("memory", Bench::memory),
         ("density", Bench::density),
     ];
+    if let Some(unknown) = only.iter().find(|o| !steps.iter().any(|(name, _)| name == *o)) {
+        let names: Vec<&str> = steps.iter().map(|(name, _)| *name).collect();
+        return Err(format!("no benchmark '{unknown}' (there are: {})", names.join(", ")));
+    }
     for (name, step) in steps {
+        if !only.is_empty() && !only.contains(&name) {
+            continue;
+        }
         println!("xtask: bench {name}");
         match step(&b, &mut rows) {
             Ok(()) => tally.passed += 1,
