@@ -77,6 +77,45 @@ impl AbiNote {
     };
 }
 
+/// `n_name` of tender's own note **(ours)** (`n_namesz = 7`): solo5-hvt skips a note
+/// whose name is not `Solo5`, and the header is the same 20 bytes.
+pub const TENDER_NAME: &[u8; 7] = b"Tender\0";
+/// [`TENDER_NAME`] padded to 4 bytes, as it sits in the file.
+pub const TENDER_NAME_PADDED: [u8; 8] = *b"Tender\0\0";
+/// `n_type` of tender's features note ("FEA1"), in its own `PT_NOTE`
+/// (section `.note.tender.features`): `{ u32 features }`.
+pub const TYPE_FEATURES: u32 = 0x3141_4546;
+/// Feature bit: the guest sends block requests on the net ring (see `netring`), so the host
+/// may offer the ring to it even without a net device.
+pub const FEATURE_BLOCK_RING: u32 = 1 << 0;
+
+/// tender's features note as a guest image carries it in `.note.tender.features`.
+#[repr(C, align(4))]
+#[derive(Clone, Copy, Debug)]
+pub struct FeaturesNote {
+    pub namesz: u32,
+    pub descsz: u32,
+    pub ntype: u32,
+    pub name: [u8; 8],
+    pub features: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<FeaturesNote>() == 24);
+const _: () = assert!(core::mem::offset_of!(FeaturesNote, features) == HEADER_SIZE as usize);
+
+impl FeaturesNote {
+    /// The note of a guest with `features` (`FEATURE_*` bits).
+    pub const fn new(features: u32) -> FeaturesNote {
+        FeaturesNote {
+            namesz: TENDER_NAME.len() as u32,
+            descsz: 4,
+            ntype: TYPE_FEATURES,
+            name: TENDER_NAME_PADDED,
+            features,
+        }
+    }
+}
+
 /// `align_up(HEADER_SIZE, align)`: where a note's descriptor starts.
 pub const fn desc_offset(align: u64) -> u64 {
     (HEADER_SIZE + align - 1) & !(align - 1)

@@ -36,6 +36,13 @@ macro_rules! manifest {
             #[link_section = ".note.solo5.abi"]
             static ABI_NOTE: $crate::abi::note::AbiNote = $crate::abi::note::AbiNote::HVT;
 
+            // tender's own note (solo5-hvt skips it): guest-rt sends block requests on the
+            // net ring, so tender offers the ring to a guest with disks only, too.
+            #[used]
+            #[link_section = ".note.tender.features"]
+            static FEATURES: $crate::abi::note::FeaturesNote =
+                $crate::abi::note::FeaturesNote::new($crate::abi::note::FEATURE_BLOCK_RING);
+
             // (Only in guest images: a host test binary needs its real interpreter.)
             #[used]
             #[cfg_attr(target_os = "none", link_section = ".interp")]

@@ -39,8 +39,8 @@ fn option_for(k: DeviceKind) -> &'static str {
 
 /// One attached device.
 #[derive(Debug)]
-/// Shared with the net ring's thread, when there is one.
 pub enum Device {
+    /// Shared with the net ring's thread, when there is one (as is `Net`).
     Block(Arc<BlockDevice>),
     Net(Arc<NetDevice>),
 }

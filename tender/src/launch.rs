@@ -80,13 +80,14 @@ fn open_kernel(path: &std::path::Path) -> Result<(std::fs::File, u64), LaunchErr
 }
 
 /// Where the net ring goes, if it is offered: right above the guest's memory, when the
-/// guest has a net or (ours: block requests ride it too) a block device, `--no-net-ring` is
-/// not given and the slot stays within the largest memory the page tables (and, on AArch64,
-/// the MMIO window above) allow.
-fn net_ring_address(cfg: &Config, mem_size: u64) -> Option<u64> {
+/// guest has a net device (or, ours, a block device and tender's features note saying it
+/// sends block requests on the ring: Solo5-built images have no such note, so they see
+/// exactly solo5-hvt's boot info), `--no-net-ring` is not given and the slot stays within the
+/// largest memory the page tables (and, on AArch64, the MMIO window above) allow.
+fn net_ring_address(cfg: &Config, guest_features: u32, mem_size: u64) -> Option<u64> {
     let fits = mem_size + netring::RING_REGION <= abi::layout::MEM_MAX;
-    let has_devices = !cfg.nets.is_empty() || !cfg.blocks.is_empty();
-    (has_devices && !cfg.no_net_ring && fits).then_some(mem_size)
+    let block_ring = guest_features & abi::note::FEATURE_BLOCK_RING != 0 && !cfg.blocks.is_empty();
+    (fits && !cfg.no_net_ring && (!cfg.nets.is_empty() || block_ring)).then_some(mem_size)
 }
 
 /// Starts the ring's thread; if that fails, says why and lets the guest use the hypercalls.
@@ -120,6 +121,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     elf::check_header(&head).map_err(image_err)?;
     elf::read_abi_note(&head).map_err(image_err)?;
     let mft = elf::read_manifest_note(&head).map_err(image_err)?;
+    let guest_features = elf::read_tender_features(&head);
     let mut manifest =
         Manifest::parse(mft).map_err(|source| LaunchError::Manifest { path: path.clone(), source })?;
     let mut devices = Devices::attach(&cfg.blocks, &cfg.nets, &mut manifest)?;
@@ -128,7 +130,7 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     if let Some(w) = warning {
         crate::diag::error(format_args!("{w}"));
     }
-    let ring_at = net_ring_address(cfg, mem_size);
+    let ring_at = net_ring_address(cfg, guest_features, mem_size);
     // The slot holds the net ring's 2 MiB above the guest's memory (ABI.md §2). The VM keeps
     // the mapping alive once it is registered (`Vm::add_memory`).
     let mut mem = GuestMemory::new(mem_size + ring_at.map_or(0, |_| netring::RING_REGION))?;
@@ -202,4 +204,33 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         return Err(LaunchError::Flush);
     }
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::BlockConfig;
+    use abi::note::FEATURE_BLOCK_RING;
+
+    #[test]
+    fn the_ring_goes_to_net_guests_and_to_block_guests_that_ask_for_it() {
+        let disk = BlockConfig { name: "storage".into(), path: "/d".into(), sector_size: None };
+        let blocks = Config { blocks: vec![disk], ..Config::default() };
+        let mib = 1 << 20;
+        assert_eq!(net_ring_address(&blocks, 0, 512 * mib), None, "a Solo5-built disk guest: as solo5-hvt");
+        assert_eq!(net_ring_address(&blocks, FEATURE_BLOCK_RING, 512 * mib), Some(512 * mib));
+        let off = Config { no_net_ring: true, ..blocks };
+        assert_eq!(net_ring_address(&off, FEATURE_BLOCK_RING, 512 * mib), None, "--no-net-ring");
+        let none = Config::default();
+        assert_eq!(net_ring_address(&none, FEATURE_BLOCK_RING, 512 * mib), None, "no devices, no ring");
+        assert_eq!(
+            net_ring_address(
+                &Config { blocks: off.blocks, ..Config::default() },
+                FEATURE_BLOCK_RING,
+                4096 * mib
+            ),
+            None,
+            "no room"
+        );
+    }
 }

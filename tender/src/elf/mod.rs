@@ -19,7 +19,7 @@ use goblin::elf64::program_header::SIZEOF_PHDR;
 use scroll::{Pread, LE};
 
 pub use head::{read_head, requests_interpreter, MAX_HEAD};
-pub use notes::{read_abi_note, read_manifest_note, NoteKind};
+pub use notes::{read_abi_note, read_manifest_note, read_tender_features, NoteKind};
 pub use segments::{plan_load, plan_load_from};
 
 /// What to copy where: the result of [`plan_load`].

@@ -13,6 +13,8 @@ pub enum NoteKind {
     Abi,
     /// `.note.solo5.manifest` ("MFT1").
     Manifest,
+    /// `.note.tender.features` ("FEA1", name `Tender`) **(ours)**: optional.
+    Features,
 }
 
 impl NoteKind {
@@ -20,6 +22,15 @@ impl NoteKind {
         match self {
             NoteKind::Abi => note::TYPE_ABI,
             NoteKind::Manifest => note::TYPE_MANIFEST,
+            NoteKind::Features => note::TYPE_FEATURES,
+        }
+    }
+
+    /// The note's name, NUL included.
+    fn name(self) -> &'static [u8] {
+        match self {
+            NoteKind::Abi | NoteKind::Manifest => note::NAME,
+            NoteKind::Features => note::TENDER_NAME,
         }
     }
 
@@ -27,6 +38,7 @@ impl NoteKind {
         match self {
             NoteKind::Abi => note::ABI_ALIGN,
             NoteKind::Manifest => note::MANIFEST_ALIGN,
+            NoteKind::Features => note::ABI_ALIGN,
         }
     }
 
@@ -41,6 +53,7 @@ impl NoteKind {
         match self {
             NoteKind::Abi => note::ABI_DESC_SIZE,
             NoteKind::Manifest => self.padding().max(1),
+            NoteKind::Features => 4,
         }
     }
 
@@ -48,6 +61,7 @@ impl NoteKind {
         match self {
             NoteKind::Abi => note::ABI_MAX,
             NoteKind::Manifest => note::MANIFEST_MAX,
+            NoteKind::Features => 4,
         }
     }
 }
@@ -57,6 +71,7 @@ impl std::fmt::Display for NoteKind {
         f.write_str(match self {
             NoteKind::Abi => "ABI",
             NoteKind::Manifest => "manifest",
+            NoteKind::Features => "tender features",
         })
     }
 }
@@ -81,7 +96,13 @@ pub fn read_manifest_note(file: &[u8]) -> Result<Vec<u8>, ElfError> {
     find_note(file, NoteKind::Manifest).map(<[u8]>::to_vec)
 }
 
-/// The descriptor of the first `PT_NOTE` whose first note is the Solo5 note of `kind`.
+/// The guest's `FEATURE_*` bits from tender's own note **(ours)**: 0 where there is none, as
+/// in every Solo5-built image (or where it is malformed: it only ever offers more).
+pub fn read_tender_features(file: &[u8]) -> u32 {
+    find_note(file, NoteKind::Features).ok().and_then(|desc| u32_at(desc, 0)).unwrap_or(0)
+}
+
+/// The descriptor of the first `PT_NOTE` whose first note is the note of `kind`.
 fn find_note(file: &[u8], kind: NoteKind) -> Result<&[u8], ElfError> {
     let parsed = parse(file)?;
     for ph in parsed.phdrs.iter().filter(|ph| ph.p_type == PT_NOTE) {
@@ -98,8 +119,8 @@ fn find_note(file: &[u8], kind: NoteKind) -> Result<&[u8], ElfError> {
         // `seg` holds at least HEADER_SIZE bytes, so the header read succeeds.
         let Ok(nhdr) = seg.pread_with::<Nhdr32>(0, LE) else { continue };
         let descsz = nhdr.n_descsz;
-        let name = seg.get(12..12 + note::NAME.len());
-        if nhdr.n_namesz as usize != note::NAME.len() || name != Some(&note::NAME[..]) {
+        let name = seg.get(12..12 + kind.name().len());
+        if nhdr.n_namesz as usize != kind.name().len() || name != Some(kind.name()) {
             continue;
         }
         if nhdr.n_type != kind.n_type() {

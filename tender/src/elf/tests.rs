@@ -544,3 +544,33 @@ fn every_corrupted_byte_is_handled_without_panic() {
         }
     }
 }
+
+#[test]
+fn tender_features_come_from_its_own_note_and_default_to_none() {
+    use abi::note::{FeaturesNote, FEATURE_BLOCK_RING, TENDER_NAME, TYPE_FEATURES};
+    let machine = host_machine();
+    assert_eq!(read_tender_features(&good_image(machine).build()), 0, "a Solo5-built image has none");
+    let note = FeaturesNote::new(FEATURE_BLOCK_RING);
+    // The note guest-rt puts in its images, field by field, is the generic note layout.
+    let mut bytes = Vec::new();
+    for w in [note.namesz, note.descsz, note.ntype] {
+        bytes.extend(w.to_le_bytes());
+    }
+    bytes.extend(note.name);
+    bytes.extend(note.features.to_le_bytes());
+    assert_eq!(bytes, note_bytes(7, TENDER_NAME, TYPE_FEATURES, 4, 4, &FEATURE_BLOCK_RING.to_le_bytes()));
+    let mut b = good_image(machine);
+    b.phdrs.push(note_ph(bytes.clone()));
+    assert_eq!(read_tender_features(&b.build()), FEATURE_BLOCK_RING);
+    assert!(
+        read_abi_note(&b.build()).is_ok() && read_manifest_note(&b.build()).is_ok(),
+        "Solo5's notes still found"
+    );
+    // A note named Solo5 with the features type, or a short one, offers nothing.
+    let mut b = good_image(machine);
+    b.phdrs.push(note_ph(note_bytes(6, b"Solo5\0", TYPE_FEATURES, 4, 4, &[1, 0, 0, 0])));
+    assert_eq!(read_tender_features(&b.build()), 0);
+    let mut b = good_image(machine);
+    b.phdrs.push(note_ph(note_bytes(7, TENDER_NAME, TYPE_FEATURES, 2, 4, &[1, 0])));
+    assert_eq!(read_tender_features(&b.build()), 0);
+}

@@ -133,8 +133,8 @@ impl NetRing {
         // reaches the vCPU loop, which rings the same eventfd (`ring_doorbell`).
         vm.register_ioevent(&doorbell, &arch::NET_RING_DOORBELL, 0u32).map_err(RingError::Doorbell)?;
         let fault = Arc::new(OnceLock::new());
-        let server = RingServer::new(shared, ring, devices);
         let stopping = Arc::new(AtomicBool::new(false));
+        let server = RingServer::new(shared, ring, devices).stop_when(Arc::clone(&stopping));
         // Called on the vCPU's thread: this is its CPU the ring's thread compares with.
         let vcpu_cpu = VcpuCpu::of_this_thread();
         let vcpu_stat = vcpu_cpu.as_ref().map(VcpuCpu::fd);

@@ -10,7 +10,9 @@ use crate::block::BlockDevice;
 use crate::memory::{MemoryError, SharedMemory};
 use abi::hypercall::Ret;
 use abi::netring::{self, Commit, Entry, Op};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
+use std::sync::Arc;
 
 /// Where requests go: the attached devices by manifest handle.
 pub trait Backends {
@@ -51,6 +53,10 @@ pub enum RingFault {
 /// Bytes of the host's bounce buffer: more than any TAP frame (MTU ≤ 65535 plus header).
 const BOUNCE: usize = 65536 + 64;
 
+/// Block transfers go in pieces of at most this many bytes, with a look at the stop flag
+/// between them: a guest that queued gigabytes of requests cannot hold tender's exit.
+const BLOCK_PIECE: u64 = 1 << 20;
+
 /// One guest's ring at guest address `ring`, served through `frames`.
 #[derive(Debug)]
 pub struct RingServer<B> {
@@ -62,12 +68,35 @@ pub struct RingServer<B> {
     /// The last `serve` stopped at a read with no free commit slot.
     blocked: bool,
     bounce: Vec<u8>,
+    /// Set when tender stops the guest: serving ends at the next entry or block piece.
+    stopping: Arc<AtomicBool>,
 }
 
 impl<B: Backends> RingServer<B> {
     /// A server for the ring at `ring`, whose indices start at 0 (guest memory starts zeroed).
     pub fn new(mem: SharedMemory, ring: u64, devices: B) -> RingServer<B> {
-        RingServer { mem, ring, devices, ent_head: 0, com_tail: 0, blocked: false, bounce: vec![0; BOUNCE] }
+        let stopping = Arc::new(AtomicBool::new(false));
+        RingServer {
+            mem,
+            ring,
+            devices,
+            ent_head: 0,
+            com_tail: 0,
+            blocked: false,
+            bounce: vec![0; BOUNCE],
+            stopping,
+        }
+    }
+
+    /// Makes serving end early once `flag` is set: before the next entry, or the next 1 MiB
+    /// piece of a block transfer.
+    pub fn stop_when(mut self, flag: Arc<AtomicBool>) -> RingServer<B> {
+        self.stopping = flag;
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopping.load(Acquire)
     }
 
     fn load(&self, field: u64) -> Result<u32, RingFault> {
@@ -111,7 +140,7 @@ impl<B: Backends> RingServer<B> {
         }
         let mut served = 0;
         self.blocked = false;
-        while self.ent_head != tail {
+        while self.ent_head != tail && !self.stopped() {
             let index = self.ent_head;
             let mut raw = [0u8; Entry::SIZE];
             self.mem.read(Entry::addr(self.ring, index), &mut raw).map_err(RingFault::Ring)?;
@@ -126,7 +155,11 @@ impl<B: Backends> RingServer<B> {
             match op {
                 Op::NetWrite => self.write(index, &e)?,
                 Op::NetRead => self.read(index, &e)?,
-                Op::BlockWrite | Op::BlockRead => self.block(index, &e, op == Op::BlockWrite)?,
+                Op::BlockWrite | Op::BlockRead => {
+                    if !self.block(index, &e, op == Op::BlockWrite)? {
+                        break; // stopped part way: never committed
+                    }
+                }
             }
             self.ent_head = index.wrapping_add(1);
             self.store(netring::ENT_HEAD, self.ent_head)?;
@@ -179,23 +212,42 @@ impl<B: Backends> RingServer<B> {
     }
 
     /// A block request, as BLOCK_READ / BLOCK_WRITE by hypercall: a handle that is no disk or
-    /// a range outside it commits `EINVAL` (checked before the buffer); a bad buffer is fatal;
-    /// a host I/O error commits `EUNSPEC`. Committed only once the transfer is done.
-    fn block(&mut self, index: u32, e: &Entry, write: bool) -> Result<(), RingFault> {
-        let len = u64::from(e.len);
+    /// a range outside it commits `EINVAL` (checked before the buffer); a bad buffer is fatal
+    /// (checked whole before any I/O); a host I/O error commits `EUNSPEC`. Committed only once
+    /// the transfer is done; false if tender stopped the guest before that (nothing committed).
+    fn block(&mut self, index: u32, e: &Entry, write: bool) -> Result<bool, RingFault> {
+        let (len, buffer) = (u64::from(e.len), |source| RingFault::Buffer { index, source });
         let ret = match self.devices.disk(e.handle) {
             Some(disk) if disk.in_range(e.offset, len) => {
-                let done = if write {
-                    disk.write_from(e.offset, &self.mem, e.data, len)
+                if write {
+                    self.mem.check(e.data, len).map_err(buffer)?;
                 } else {
-                    disk.read_into(e.offset, &self.mem, e.data, len)
-                };
-                done.map_err(|source| RingFault::Buffer { index, source })?
+                    self.mem.check_writable(e.data, len).map_err(buffer)?;
+                }
+                // The checks above make every `+ done` below overflow-free.
+                let mut done = 0;
+                let mut ret = Ret::Ok;
+                while done < len && ret == Ret::Ok {
+                    if done > 0 && self.stopped() {
+                        return Ok(false);
+                    }
+                    let n = (len - done).min(BLOCK_PIECE);
+                    let (at, gpa) = (e.offset + done, e.data + done);
+                    ret = if write {
+                        disk.write_from(at, &self.mem, gpa, n)
+                    } else {
+                        disk.read_into(at, &self.mem, gpa, n)
+                    }
+                    .map_err(buffer)?;
+                    done += n;
+                }
+                ret
             }
             _ => Ret::Einval,
         };
         let len = if ret == Ret::Ok { e.len } else { 0 };
-        self.commit(Commit { id: e.id, ret: ret as i32, len })
+        self.commit(Commit { id: e.id, ret: ret as i32, len })?;
+        Ok(true)
     }
 
     fn commit(&mut self, commit: Commit) -> Result<(), RingFault> {

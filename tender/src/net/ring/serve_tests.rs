@@ -21,8 +21,12 @@ struct Disk(std::path::PathBuf);
 
 impl Disk {
     fn new(name: &str) -> (Disk, Port) {
+        Disk::sized(name, 128)
+    }
+    /// `blocks` blocks of 512 bytes, block `i` filled with byte `i % 256`.
+    fn sized(name: &str, blocks: usize) -> (Disk, Port) {
         let path = std::env::temp_dir().join(format!("tender-ring-{name}-{}", std::process::id()));
-        let bytes: Vec<u8> = (0..128u8).flat_map(|i| [i; 512]).collect();
+        let bytes: Vec<u8> = (0..blocks).flat_map(|i| [i as u8; 512]).collect();
         std::fs::write(&path, bytes).unwrap();
         let disk = BlockDevice::open("storage", &path, 512).unwrap();
         (Disk(path), Port { disk: Some(disk), ..Port::default() })
@@ -273,4 +277,36 @@ fn block_requests_wait_for_a_free_commit_slot() {
     g.mem.write(RING + netring::COM_HEAD, &1u32.to_le_bytes()).unwrap();
     assert_eq!(s.serve().unwrap(), 1);
     assert_eq!(g.commit(netring::SLOTS), Commit { id: 100 + netring::SLOTS, ret: 0, len: 512 });
+}
+
+#[test]
+fn a_block_request_bigger_than_a_piece_is_done_whole_and_committed_once() {
+    let (disk, port) = Disk::sized("pieces", 6 * 1024); // 3 MiB
+    let mut g = Guest::new();
+    let len = (2 << 20) + 4096; // two pieces and a bit
+    g.push_at(BLOCK_READ, 2, 0x18_0000, len, 512);
+    let mut s = RingServer::new(g.mem.shared(), RING, &port);
+    assert_eq!(s.serve().unwrap(), 1);
+    assert_eq!(g.commit(0), Commit { id: 100, ret: 0, len });
+    assert_eq!(g.mem.slice(0x18_0000, len as u64).unwrap(), &disk.bytes()[512..512 + len as usize]);
+    g.mem.write(0x18_0000, &vec![0x3c; len as usize]).unwrap();
+    g.push_at(BLOCK_WRITE, 2, 0x18_0000, len, 1024);
+    assert_eq!(s.serve().unwrap(), 1);
+    assert_eq!(g.commit(1), Commit { id: 101, ret: 0, len });
+    let file = disk.bytes();
+    assert!(file[1024..1024 + len as usize].iter().all(|&b| b == 0x3c));
+    assert_eq!((file[1023], file[1024 + len as usize]), (1, 10));
+}
+
+#[test]
+fn once_tender_stops_the_guest_no_more_entries_are_served() {
+    let (_disk, port) = Disk::new("stop");
+    let mut g = Guest::new();
+    for _ in 0..100 {
+        g.push_at(BLOCK_WRITE, 2, 0x2000, 65536, 0);
+    }
+    let stop = Arc::new(AtomicBool::new(true));
+    let mut s = RingServer::new(g.mem.shared(), RING, &port).stop_when(stop);
+    assert_eq!(s.serve().unwrap(), 0);
+    assert_eq!((g.word(netring::ENT_HEAD), g.word(netring::COM_TAIL)), (0, 0), "nothing served or committed");
 }
