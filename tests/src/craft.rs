@@ -6,6 +6,10 @@
 use crate::elf_image::{hvt_image, EM_AARCH64, EM_X86_64};
 pub use crate::elf_image::{Notes, CODE, DATA};
 
+/// Writable guest memory past the image (zero at boot, inside any `--mem`), for code that
+/// needs to store (the image's own [`DATA`] is read-only).
+pub const SCRATCH: u64 = 0x20_0000;
+
 /// The `e_machine` of this host's guests.
 pub const HOST_MACHINE: u16 = if cfg!(target_arch = "aarch64") { EM_AARCH64 } else { EM_X86_64 };
 
@@ -132,6 +136,18 @@ pub mod code {
     pub fn write_own_code() -> Vec<u8> {
         arm::access(super::CODE, 0, arm::str_w(1, 0))
     }
+
+    /// HALTs with the `u32` at guest address `addr` as its exit status (the HALT struct at
+    /// [`SCRATCH`](super::SCRATCH)).
+    pub fn halt_with_word_at(addr: u64) -> Vec<u8> {
+        let mut words = arm::mov(1, addr);
+        words.push(arm::ldr_w(2, 1));
+        words.extend(arm::mov(3, super::SCRATCH + 8));
+        words.push(arm::str_w(2, 3));
+        let mut code: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        code.extend(arm::hypercall(8, super::SCRATCH as u32));
+        code
+    }
 }
 
 /// This host's machine code for what every architecture can do alike (x86_64).
@@ -160,6 +176,18 @@ pub mod code {
     /// Writes to its own (read-only) code, then spins.
     pub fn write_own_code() -> Vec<u8> {
         [asm::WRITE_OWN_CODE, asm::SPIN].concat()
+    }
+
+    /// HALTs with the `u32` at guest address `addr` (below 2 GiB) as its exit status (the
+    /// HALT struct at [`SCRATCH`](super::SCRATCH)).
+    pub fn halt_with_word_at(addr: u64) -> Vec<u8> {
+        let mut code = vec![0x8b, 0x04, 0x25]; // mov eax, [addr]
+        code.extend((addr as u32).to_le_bytes());
+        code.extend([0x89, 0x04, 0x25]); // mov [SCRATCH + 8], eax
+        code.extend((super::SCRATCH as u32 + 8).to_le_bytes());
+        code.extend(asm::hypercall(8, super::SCRATCH as u32));
+        code.extend_from_slice(asm::SPIN);
+        code
     }
 }
 

@@ -217,6 +217,10 @@ pub struct Notes {
     pub with_manifest: bool,
     /// A net device named "net0" in the manifest (handle 1).
     pub with_net: bool,
+    /// A block device named "disk0" in the manifest (after "net0", if there is one).
+    pub with_block: bool,
+    /// tender's features note (ours) with these bits, in a `PT_NOTE` of its own.
+    pub tender_features: Option<u32>,
 }
 
 impl Default for Notes {
@@ -227,6 +231,8 @@ impl Default for Notes {
             with_abi: true,
             with_manifest: true,
             with_net: false,
+            with_block: false,
+            tender_features: None,
         }
     }
 }
@@ -247,10 +253,27 @@ pub fn hvt_image(machine: u16, code: &[u8], data: &[u8], notes: Notes) -> Vec<u8
         b.phdrs.push(note_ph(abi_note(notes.abi_target, notes.abi_version)));
     }
     if notes.with_manifest {
-        let devices: &[(&str, u32)] = if notes.with_net { &[("net0", mft::TYPE_NET_BASIC)] } else { &[] };
-        let mut m = note_ph(manifest_note(&mft(devices)));
+        let mut devices = Vec::new();
+        if notes.with_net {
+            devices.push(("net0", mft::TYPE_NET_BASIC));
+        }
+        if notes.with_block {
+            devices.push(("disk0", mft::TYPE_BLOCK_BASIC));
+        }
+        let mut m = note_ph(manifest_note(&mft(&devices)));
         m.align = 8;
         b.phdrs.push(m);
+    }
+    if let Some(bits) = notes.tender_features {
+        let name = note::TENDER_NAME;
+        b.phdrs.push(note_ph(note_bytes(
+            name.len() as u32,
+            name,
+            note::TYPE_FEATURES,
+            4,
+            4,
+            &bits.to_le_bytes(),
+        )));
     }
     b.phdrs.push(text.clone());
     let mut f = b.build();

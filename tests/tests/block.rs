@@ -175,3 +175,30 @@ fn sixty_one_disks_and_two_nics_at_once() {
         assert_eq!(&data[..name.len()], name.as_bytes(), "{} holds its name", d.display());
     }
 }
+
+#[test]
+fn only_a_disk_guest_that_asks_gets_the_ring_and_solo5_built_ones_see_solo5_hvt_boot_info() {
+    if !kvm_available(
+        "only_a_disk_guest_that_asks_gets_the_ring_and_solo5_built_ones_see_solo5_hvt_boot_info",
+    ) {
+        return;
+    }
+    use tender_tests::craft::{self, code, Notes};
+    // The guest exits with boot info's `host_features` (0x10000 + 40): bit 0 is the ring.
+    let host_features = code::halt_with_word_at(0x10000 + 40);
+    let d = disk("blkfeatures", 4096);
+    let cases = [
+        ("a Solo5-built disk guest (no tender note)", None, &[][..], 0),
+        ("a disk guest with tender's note", Some(abi::note::FEATURE_BLOCK_RING), &[][..], 1),
+        ("the same with --no-net-ring", Some(abi::note::FEATURE_BLOCK_RING), &["--no-net-ring"][..], 0),
+        ("a note without the block bit", Some(0), &[][..], 0),
+    ];
+    for (what, features, options, status) in cases {
+        let notes = Notes { with_block: true, tender_features: features, ..Notes::default() };
+        let img = temp_file("blkfeatures", "guest.hvt", &craft::image(&host_features, &[], notes));
+        let mut c = Command::new(tender());
+        c.args(options).arg(format!("--block:disk0={}", d.display())).arg(&img);
+        run_with_timeout(&mut c, Duration::from_secs(20)).expect_code(status);
+        eprintln!("{what}: host_features {status}");
+    }
+}
