@@ -14,7 +14,9 @@ macro_rules! println {
 }
 
 /// Declares the image's Solo5 notes: the hvt ABI note, the manifest (the
-/// devices the unikernel uses), and the `.interp` that keeps Linux from running it.
+/// devices the unikernel uses), and the `.interp` that keeps Linux from running it;
+/// plus tender's own features note (block requests on the net ring), which solo5-hvt
+/// skips.
 /// Use it exactly once, in the binary crate.
 ///
 /// ```ignore

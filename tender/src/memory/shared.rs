@@ -66,20 +66,7 @@ impl SharedMemory {
         len: u64,
     ) -> Result<std::io::Result<()>, MemoryError> {
         self.check_writable(gpa, len)?;
-        let base = self.map.range(gpa, len)?.start;
-        Ok(positioned(len, offset, |done, at| {
-            // SAFETY: `[gpa, gpa + len)` is inside the live, writable mapping (checked above,
-            // kept alive by `self.map`) and `done < len`; the kernel writes into it, no
-            // reference to guest bytes is formed.
-            unsafe {
-                libc::pread64(
-                    file.as_fd().as_raw_fd(),
-                    self.map.base.as_ptr().add(base + done).cast(),
-                    (len as usize) - done,
-                    at,
-                )
-            }
-        }))
+        self.positioned_io(file, offset, gpa, len, Direction::IntoGuest)
     }
 
     /// Writes `len` bytes of guest memory at `gpa` to `file` at `offset`, as
@@ -91,18 +78,49 @@ impl SharedMemory {
         gpa: u64,
         len: u64,
     ) -> Result<std::io::Result<()>, MemoryError> {
+        self.positioned_io(file, offset, gpa, len, Direction::OutOfGuest)
+    }
+
+    /// pread64 or pwrite64 between `file` at `offset` and guest `[gpa, gpa + len)`,
+    /// repeated until all of it is done, retrying on EINTR; 0 bytes before the end is an error
+    /// (a short file).
+    fn positioned_io(
+        &self,
+        file: impl AsFd,
+        offset: u64,
+        gpa: u64,
+        len: u64,
+        direction: Direction,
+    ) -> Result<std::io::Result<()>, MemoryError> {
         let base = self.map.range(gpa, len)?.start;
-        Ok(positioned(len, offset, |done, at| {
-            // SAFETY: as in `pread_into`; the kernel only reads the range.
-            unsafe {
-                libc::pwrite64(
-                    file.as_fd().as_raw_fd(),
-                    self.map.base.as_ptr().add(base + done).cast(),
-                    (len as usize) - done,
-                    at,
-                )
+        let fd = file.as_fd().as_raw_fd();
+        let mut done = 0usize;
+        while (done as u64) < len {
+            let Some(at) = offset.checked_add(done as u64).and_then(|a| i64::try_from(a).ok()) else {
+                return Ok(Err(std::io::ErrorKind::InvalidInput.into()));
+            };
+            // SAFETY: `[gpa, gpa + len)` is inside the live mapping (checked above, kept alive
+            // by `self.map`; writable where the caller writes) and `done < len`; the kernel
+            // moves the bytes, no reference to guest memory is formed.
+            let n = unsafe {
+                let (buf, count) = (self.map.base.as_ptr().add(base + done).cast(), (len as usize) - done);
+                match direction {
+                    Direction::IntoGuest => libc::pread64(fd, buf, count, at),
+                    Direction::OutOfGuest => libc::pwrite64(fd, buf.cast_const(), count, at),
+                }
+            };
+            match n {
+                0 => return Ok(Err(std::io::ErrorKind::UnexpectedEof.into())),
+                n if n > 0 => done += n as usize,
+                _ => {
+                    let e = std::io::Error::last_os_error();
+                    if e.kind() != std::io::ErrorKind::Interrupted {
+                        return Ok(Err(e));
+                    }
+                }
             }
-        }))
+        }
+        Ok(Ok(()))
     }
 
     fn atomic(&self, gpa: u64) -> Result<&AtomicU32, MemoryError> {
@@ -128,27 +146,11 @@ impl SharedMemory {
     }
 }
 
-/// Repeats the positioned transfer `io(done, file_offset)` until `len` bytes are done,
-/// retrying on EINTR; a transfer of 0 bytes before the end is an error (a short file).
-fn positioned(len: u64, offset: u64, mut io: impl FnMut(usize, i64) -> isize) -> std::io::Result<()> {
-    let mut done = 0usize;
-    while (done as u64) < len {
-        let at = offset
-            .checked_add(done as u64)
-            .and_then(|a| i64::try_from(a).ok())
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        match io(done, at) {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n if n > 0 => done += n as usize,
-            _ => {
-                let e = std::io::Error::last_os_error();
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
-        }
-    }
-    Ok(())
+/// Which way [`SharedMemory::positioned_io`] moves bytes.
+#[derive(Clone, Copy)]
+enum Direction {
+    IntoGuest,
+    OutOfGuest,
 }
 
 #[cfg(test)]
