@@ -104,6 +104,9 @@ fn start_net_ring(vm: &Vm, mem: &GuestMemory, at: u64, devices: &mut Devices) ->
     }
 }
 
+/// How much of the top of guest memory (the initial stack) is registered with KVM at once.
+const STACK_EAGER: u64 = 8 << 20;
+
 /// The exit status of an aborting guest (panic, failed assertion, CPU exception).
 const ABORTED: i32 = 255;
 
@@ -142,7 +145,11 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
     })?;
     // The guest never needs the file again: closed before it runs.
     drop(file);
-    vm.add_memory(&mem)?;
+    // What the guest touches first, registered with KVM at once (the rest, in a large guest,
+    // when first touched: `vm`): the image and the boot data below it, the stack at the top,
+    // the net ring above.
+    let eager = [0..image.kernel_end, mem_size.saturating_sub(STACK_EAGER)..mem.size()];
+    vm.add_memory(&mem, &eager)?;
     let mut vcpu = vm.create_vcpu(image.entry, mem_size)?;
     devices::check_all_attached(&manifest)?;
     arch::setup_memory(&mut mem).map_err(VmError::from)?;
@@ -170,14 +177,15 @@ pub fn launch(cfg: &Config) -> Result<i32, LaunchError> {
         core: core.as_ref().map(CoreFile::fds),
         gdb: debugger.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
         ring: devices.net_ring().map(NetRing::fds),
+        lazy_memory_vm: vm.has_lazy_memory().then(|| std::os::fd::AsRawFd::as_raw_fd(&vm.fd)),
     };
     seccomp::confine(&fds, cfg.seccomp)?;
     if seccomp::test_violation_requested() {
         seccomp::violate();
     }
     let result = match debugger {
-        Some(conn) => gdb::serve(conn, &mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
-        None => run::run(&mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
+        Some(conn) => gdb::serve(conn, &vm, &mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
+        None => run::run(&vm, &mut vcpu, &mut mem, &devices).map_err(LaunchError::from),
     };
     // The guest has stopped: so does the net ring's thread, before anything reads guest
     // memory for a core dump.

@@ -6,6 +6,7 @@ use crate::devices::Devices;
 use crate::hypercall::{self, HypercallError, Next};
 use crate::memory::GuestMemory;
 use crate::signal;
+use crate::vm::{Vm, VmError};
 use kvm_ioctls::VcpuFd;
 
 /// Why the guest stopped without a HALT hypercall.
@@ -45,6 +46,8 @@ pub enum RunError {
     NoNetRing { at: GuestPc },
     #[error("KVM_RUN failed")]
     Run(#[source] kvm_ioctls::Error),
+    #[error("Could not register guest memory the guest touched with KVM")]
+    LazyMemory(#[source] VmError),
     #[error("Unexpected vCPU exit: {0}")]
     Unexpected(String),
 }
@@ -96,19 +99,24 @@ pub enum Stop {
 }
 
 /// Runs the guest until it halts.
-pub fn run(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Halted, RunError> {
-    match run_until_stop(vcpu, mem, devices)? {
+pub fn run(vm: &Vm, vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Halted, RunError> {
+    match run_until_stop(vm, vcpu, mem, devices)? {
         Stop::Halted(h) => Ok(h),
         Stop::Debug => Err(RunError::Unexpected("debug exit without a debugger".into())),
     }
 }
 
 /// Runs the guest until it halts or, under a debugger, stops; serves its hypercalls meanwhile.
-pub fn run_until_stop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {
-    signal::with_vcpu_armed(vcpu, |vcpu| run_loop(vcpu, mem, devices))
+pub fn run_until_stop(
+    vm: &Vm,
+    vcpu: &mut VcpuFd,
+    mem: &mut GuestMemory,
+    devices: &Devices,
+) -> Result<Stop, RunError> {
+    signal::with_vcpu_armed(vcpu, |vcpu| run_loop(vm, vcpu, mem, devices))
 }
 
-fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {
+fn run_loop(vm: &Vm, vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Result<Stop, RunError> {
     loop {
         if let Some(sig) = signal::pending() {
             return Err(RunError::Signal(sig));
@@ -146,8 +154,17 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Exit::MemoryFault { gpa, len } => {
                 return Err(RunError::Unbacked { access: "access", gpa, len, at: pc(vcpu) })
             }
-            Exit::Mmio { gpa, write, len } if gpa < mem.size() => {
-                let _ = len;
+            Exit::Mmio { gpa, write, .. } if gpa < mem.size() => {
+                // The first touch of memory not registered yet (see `vm`): register it and
+                // do the access KVM could not.
+                if vm.register_lazy_at(gpa).map_err(RunError::LazyMemory)? {
+                    complete_from_memory(vcpu, mem, gpa, write).map_err(|()| RunError::ProtectionFault {
+                        access: access(write),
+                        gpa,
+                        at: pc(vcpu),
+                    })?;
+                    continue;
+                }
                 let fault = RunError::ProtectionFault { access: access(write), gpa, at: pc(vcpu) };
                 return Err(hypervisor_call(mem, vcpu).unwrap_or(fault));
             }
@@ -159,6 +176,11 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             Exit::FailEntry { reason } => return Err(RunError::FailEntry { reason }),
             Exit::InternalError { .. } => {
                 let suberror = internal_suberror(vcpu);
+                // An instruction KVM's emulator cannot do, touching memory not registered
+                // yet: register all of it, and the instruction runs again, natively.
+                if suberror == 1 && vm.register_all_lazy().map_err(RunError::LazyMemory)? {
+                    continue;
+                }
                 let what = match suberror {
                     1 => "instruction emulation failed",
                     2 => "simultaneous exception",
@@ -169,6 +191,22 @@ fn run_loop(vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices) -> Resu
             }
             Exit::Unexpected(what) => return Err(RunError::Unexpected(what)),
         }
+    }
+}
+
+/// Completes the last MMIO exit from guest memory at `gpa`: a read gets its bytes, a write
+/// stores them (never into read-only memory: `Err`).
+fn complete_from_memory(vcpu: &mut VcpuFd, mem: &GuestMemory, gpa: u64, write: bool) -> Result<(), ()> {
+    let run = vcpu.get_kvm_run();
+    // SAFETY: KVM set exit_reason to KVM_EXIT_MMIO, which selects the `mmio` member of the
+    // exit union; it is plain integers and bytes, and KVM reads `data` back on the next entry.
+    let mmio = unsafe { &mut run.__bindgen_anon_1.mmio };
+    let len = (mmio.len as usize).min(mmio.data.len());
+    if write {
+        mem.shared().write(gpa, &mmio.data[..len]).map_err(|_| ())
+    } else {
+        mmio.data[..len].copy_from_slice(mem.slice(gpa, len as u64).map_err(|_| ())?);
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! | call | allowed for |
 //! |---|---|
-//! | `ioctl` | the vCPU fd only, `KVM_RUN` and the one register read diagnostics use |
+//! | `ioctl` | the vCPU fd only, `KVM_RUN` and the one register read diagnostics use; the VM fd's `KVM_SET_USER_MEMORY_REGION` only while a large guest's memory is registered as it is touched (`vm`) |
 //! | `read` | TAP fds (NET_READ) and the signal wake-up pipe |
 //! | `write` | stdout (PUTS), stderr (diagnostics), TAP fds (NET_WRITE), the wake-up pipe (signal handler) |
 //! | `pread64`, `pwrite64`, `fdatasync` | block device fds (BLOCK_READ/WRITE, flush at exit); `pwrite64` also the core file |
@@ -69,6 +69,8 @@ pub struct Fds {
     pub gdb: Option<RawFd>,
     /// The net ring's doorbell and stop eventfds, when a ring is served.
     pub ring: Option<RingFds>,
+    /// The VM, while some guest memory is registered only when first touched.
+    pub lazy_memory_vm: Option<RawFd>,
 }
 
 fn eq(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
@@ -117,6 +119,11 @@ pub fn rules(fds: &Fds) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::
         // The debugger's breakpoints open read-only code pages one at a time; the ring thread's
         // malloc arena grows with mprotect. Never executable.
         r.insert(libc::SYS_mprotect, vec![SeccompRule::new(vec![never_exec()?])?]);
+    }
+    if let Some(vm) = fds.lazy_memory_vm {
+        let set_region =
+            arch::ioctl_nr(1, 0x46, std::mem::size_of::<kvm_bindings::kvm_userspace_memory_region>());
+        ioctls.push(SeccompRule::new(vec![eq(0, vm as u64)?, eq(1, set_region)?])?);
     }
     r.insert(libc::SYS_ioctl, ioctls);
     if let Some((dir, file)) = fds.core {
@@ -315,6 +322,7 @@ mod tests {
             core: None,
             gdb: None,
             ring: None,
+            lazy_memory_vm: None,
         };
         assert!(program(&fds, Mode::On).unwrap().is_some_and(|p| !p.is_empty()));
         assert!(program(&fds, Mode::Log).unwrap().is_some());
@@ -330,6 +338,12 @@ mod tests {
             "getppid ends a trap"
         );
         assert!(!r.contains_key(&libc::SYS_linkat) && !r.contains_key(&libc::SYS_ftruncate));
+        let lazy = rules(&Fds { lazy_memory_vm: Some(15), ..fds.clone() }).unwrap();
+        assert_eq!(
+            lazy[&libc::SYS_ioctl].len(),
+            arch::RUN_IOCTLS.len() + 1,
+            "the VM's SET_USER_MEMORY_REGION"
+        );
         let with_core = rules(&Fds { core: Some((13, 14)), ..fds.clone() }).unwrap();
         assert_eq!(with_core[&libc::SYS_pwrite64].len(), 3, "two disks and the core");
         assert_eq!(with_core[&libc::SYS_ioctl].len(), arch::RUN_IOCTLS.len() + arch::CORE_IOCTLS.len());

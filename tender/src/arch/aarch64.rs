@@ -53,6 +53,9 @@ pub const HW_BREAKPOINTS: usize = 0;
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "system event (PSCI power-off or reset)";
+/// Guest memory is registered all at once: a first touch of an unregistered page by an
+/// instruction without a valid syndrome (LDP, STP, ...) could not be completed by tender.
+pub const LAZY_MEMORY: bool = false;
 /// The net ring's doorbell: MMIO 0x1_0000_0100 (ABI.md §7).
 pub const NET_RING_DOORBELL: kvm_ioctls::IoEventAddress =
     kvm_ioctls::IoEventAddress::Mmio(abi::netring::KICK_MMIO);

@@ -19,10 +19,11 @@ use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 pub use imp::{
     check_capabilities, core_registers, cpu_cycle_freq, decode_exit, gdb_registers, gdb_set_registers,
     hypervisor_call_at, instruction_pointer, set_guest_debug, setup_memory, setup_vcpu, ArchError, GdbArch,
-    CORE_IOCTLS, ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, NET_RING_DOORBELL, PC_NAME, RUN_IOCTLS,
-    SECCOMP_ARCH, SHUTDOWN_WHAT, SW_BREAKPOINT,
+    CORE_IOCTLS, ELF_MACHINE, GDB_IOCTLS, HW_BREAKPOINTS, LAZY_MEMORY, NET_RING_DOORBELL, PC_NAME,
+    RUN_IOCTLS, SECCOMP_ARCH, SHUTDOWN_WHAT, SW_BREAKPOINT,
 };
 type GdbRegisters = <GdbArch as gdbstub::arch::Arch>::Registers;
+const _: bool = LAZY_MEMORY;
 const _: fn(&Kvm) -> Result<(), ArchError> = check_capabilities;
 const _: fn(&mut GuestMemory) -> Result<(), ArchError> = setup_memory;
 const _: fn(&Kvm, &VmFd, &VcpuFd, u64, u64) -> Result<(), ArchError> = setup_vcpu;
@@ -113,5 +114,6 @@ mod tests {
         assert_eq!(super::ioctl_nr(0, 0x80, 0), 0xAE80, "KVM_RUN");
         assert_eq!(super::ioctl_nr(2, 0x81, 144), 0x8090_AE81, "KVM_GET_REGS");
         assert_eq!(super::ioctl_nr(1, 0xab, 16), 0x4010_AEAB, "KVM_GET_ONE_REG");
+        assert_eq!(super::ioctl_nr(1, 0x46, 32), 0x4020_AE46, "KVM_SET_USER_MEMORY_REGION");
     }
 }

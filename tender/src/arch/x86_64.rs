@@ -61,6 +61,10 @@ pub const HW_BREAKPOINTS: usize = 4;
 pub const SECCOMP_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 /// What a KVM shutdown / system-event exit means for a guest here.
 pub const SHUTDOWN_WHAT: &str = "triple fault";
+/// Large guest memory may be registered with KVM as the guest touches it (`vm`): a first
+/// touch is an MMIO exit tender completes from memory, which works for any instruction KVM's
+/// emulator decodes; one it cannot makes tender register everything and retry.
+pub const LAZY_MEMORY: bool = true;
 /// The net ring's doorbell: port 0x600 (ABI.md §7).
 pub const NET_RING_DOORBELL: kvm_ioctls::IoEventAddress = kvm_ioctls::IoEventAddress::Pio(KICK_PORT as u64);
 

@@ -16,6 +16,7 @@ use crate::arch::{self, GdbArch};
 use crate::devices::Devices;
 use crate::memory::GuestMemory;
 use crate::run::{self, Halted, RunError, Stop};
+use crate::vm::Vm;
 use gdbstub::arch::Arch;
 use gdbstub::common::Signal;
 use gdbstub::conn::{Connection, ConnectionExt};
@@ -88,6 +89,7 @@ enum Exec {
 
 /// What the debugger debugs: the one vCPU, guest memory, the devices behind hypercalls.
 struct Guest<'a> {
+    vm: &'a Vm,
     vcpu: &'a mut VcpuFd,
     mem: &'a mut GuestMemory,
     devices: &'a Devices,
@@ -242,7 +244,7 @@ impl<'a> run_blocking::BlockingEventLoop for EventLoop<'a> {
         let step = guest.exec == Exec::Step;
         let hw: Vec<u64> = guest.breakpoints.iter().filter(|(_, o)| o.is_empty()).map(|(a, _)| *a).collect();
         arch::set_guest_debug(guest.vcpu, step, &hw).map_err(|_| W::Target(Ended))?;
-        match run::run_until_stop(guest.vcpu, guest.mem, guest.devices) {
+        match run::run_until_stop(guest.vm, guest.vcpu, guest.mem, guest.devices) {
             Ok(Stop::Debug) if step => Ok(Event::TargetStopped(SingleThreadStopReason::DoneStep)),
             Ok(Stop::Debug) => Ok(Event::TargetStopped(SingleThreadStopReason::SwBreak(()))),
             Ok(Stop::Halted(h)) => {
@@ -265,14 +267,15 @@ impl<'a> run_blocking::BlockingEventLoop for EventLoop<'a> {
 /// (that error). If the debugger detaches first, the guest runs on undebugged.
 pub fn serve(
     conn: TcpStream,
+    vm: &Vm,
     vcpu: &mut VcpuFd,
     mem: &mut GuestMemory,
     devices: &Devices,
 ) -> Result<Halted, GdbError> {
     let mut guest =
-        Guest { vcpu, mem, devices, exec: Exec::Continue, breakpoints: BTreeMap::new(), outcome: None };
+        Guest { vm, vcpu, mem, devices, exec: Exec::Continue, breakpoints: BTreeMap::new(), outcome: None };
     let result = run_session(conn, &mut guest);
-    let Guest { vcpu, mem, devices, breakpoints, outcome, .. } = guest;
+    let Guest { vm, vcpu, mem, devices, breakpoints, outcome, .. } = guest;
     // Breakpoints a detaching debugger left behind come out of the code.
     for (addr, original) in breakpoints.into_iter().filter(|(_, o)| !o.is_empty()) {
         let _ = mem.write_through(addr, &original);
@@ -283,7 +286,7 @@ pub fn serve(
         (DisconnectReason::Kill, None) => Err(GdbError::Killed),
         (_, None) => {
             arch::clear_guest_debug(vcpu).map_err(GdbError::Debug)?;
-            Ok(run::run(vcpu, mem, devices)?)
+            Ok(run::run(vm, vcpu, mem, devices)?)
         }
     }
 }
