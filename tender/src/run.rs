@@ -176,9 +176,10 @@ fn run_loop(vm: &Vm, vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices
             Exit::FailEntry { reason } => return Err(RunError::FailEntry { reason }),
             Exit::InternalError { .. } => {
                 let suberror = internal_suberror(vcpu);
-                // An instruction KVM's emulator cannot do, touching memory not registered
-                // yet: register all of it, and the instruction runs again, natively.
-                if suberror == 1 && vm.register_all_lazy().map_err(RunError::LazyMemory)? {
+                // An instruction KVM's emulator cannot do (1), or an exception it could not
+                // push (3), touching memory not registered yet: register all of it, and the
+                // instruction runs again natively (the exception is delivered again).
+                if matches!(suberror, 1 | 3) && vm.register_all_lazy().map_err(RunError::LazyMemory)? {
                     continue;
                 }
                 let what = match suberror {
