@@ -155,9 +155,9 @@ fn run_loop(vm: &Vm, vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices
                 return Err(RunError::Unbacked { access: "access", gpa, len, at: pc(vcpu) })
             }
             Exit::Mmio { gpa, write, .. } if gpa < mem.size() => {
-                // The first touch of memory not registered yet (see `vm`): register it and
-                // do the access KVM could not.
-                if vm.register_lazy_at(gpa).map_err(RunError::LazyMemory)? {
+                // An access to memory registered lazily (see `vm`): its first touch, or a later
+                // piece of an access KVM split. Register it if need be and do the access.
+                if vm.touch_lazy(gpa).map_err(RunError::LazyMemory)? {
                     complete_from_memory(vcpu, mem, gpa, write).map_err(|()| RunError::ProtectionFault {
                         access: access(write),
                         gpa,

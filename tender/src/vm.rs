@@ -51,6 +51,10 @@ pub struct Vm {
     slot: Option<SharedMemory>,
     /// The slots not registered yet (lazy memory only), by granule.
     pending: RefCell<Vec<Option<kvm_userspace_memory_region>>>,
+    /// Where those slots are, registered since or not: KVM may report the later pieces of an
+    /// access it split (page-crossing, wider than 8 bytes) as MMIO after the first piece's
+    /// exit registered the slot, so an MMIO exit in these ranges is always a memory access.
+    lazy: Vec<Range<u64>>,
 }
 
 impl Vm {
@@ -66,7 +70,7 @@ impl Vm {
         }
         arch::check_capabilities(&kvm)?;
         let fd = kvm.create_vm().map_err(VmError::CreateVm)?;
-        Ok(Vm { kvm, fd, slot: None, pending: RefCell::new(Vec::new()) })
+        Ok(Vm { kvm, fd, slot: None, pending: RefCell::new(Vec::new()), lazy: Vec::new() })
     }
 
     /// Registers `mem` at guest-physical 0, as one slot or, when large and the architecture
@@ -74,15 +78,25 @@ impl Vm {
     /// the VM keeps the mapping alive.
     pub fn add_memory(&mut self, mem: &GuestMemory, eager: &[Range<u64>]) -> Result<(), VmError> {
         self.slot = Some(mem.shared());
-        let lazy = arch::LAZY_MEMORY && mem.size() > LAZY_ABOVE;
+        let lazy = arch::LAZY_MEMORY && mem.size() > LAZY_ABOVE && self.exit_on_emulation_failure();
         for (region, now) in plan_slots(mem.size(), mem.host_base(), if lazy { Some(eager) } else { None }) {
             if now {
                 self.register(region)?;
             } else {
+                self.lazy.push(region.guest_phys_addr..region.guest_phys_addr + region.memory_size);
                 self.pending.get_mut().push(Some(region));
             }
         }
         Ok(())
+    }
+
+    /// Asks KVM to exit, not to inject #UD, when its emulator fails on an instruction
+    /// (KVM_CAP_EXIT_ON_EMULATION_FAILURE): tender can then register the memory the
+    /// instruction touched and let it run again. Without it, memory is registered at once.
+    fn exit_on_emulation_failure(&self) -> bool {
+        const CAP: u32 = 204;
+        let cap = kvm_bindings::kvm_enable_cap { cap: CAP, args: [1, 0, 0, 0], ..Default::default() };
+        self.fd.check_extension_raw(CAP.into()) > 0 && self.fd.enable_cap(&cap).is_ok()
     }
 
     fn register(&self, region: kvm_userspace_memory_region) -> Result<(), VmError> {
@@ -97,16 +111,20 @@ impl Vm {
         self.pending.borrow().iter().any(Option::is_some)
     }
 
-    /// Registers the not-yet-registered slot holding `gpa`: true if there was one.
-    pub fn register_lazy_at(&self, gpa: u64) -> Result<bool, VmError> {
+    /// For an MMIO exit at `gpa`: true if `gpa` is in lazily registered memory (registering
+    /// its slot if it is not yet), so the exit is an ordinary memory access to complete.
+    pub fn touch_lazy(&self, gpa: u64) -> Result<bool, VmError> {
+        if !self.lazy.iter().any(|r| r.contains(&gpa)) {
+            return Ok(false);
+        }
         let mut pending = self.pending.borrow_mut();
         let hit = pending.iter_mut().find(|r| {
             r.is_some_and(|r| (r.guest_phys_addr..r.guest_phys_addr + r.memory_size).contains(&gpa))
         });
-        match hit.and_then(Option::take) {
-            Some(region) => self.register(region).map(|()| true),
-            None => Ok(false),
+        if let Some(region) = hit.and_then(Option::take) {
+            self.register(region)?;
         }
+        Ok(true)
     }
 
     /// Registers every slot not registered yet: true if there was one.
