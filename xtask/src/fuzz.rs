@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Every fuzz target.
-pub const TARGETS: &[&str] = &["elf", "cli", "hypercall"];
+pub const TARGETS: &[&str] = &["elf", "cli", "hypercall", "ring"];
 /// Seconds per target for `--smoke` (CI) and by default.
 const SMOKE_SECS: u32 = 15;
 const DEFAULT_SECS: u32 = 120;

@@ -51,7 +51,7 @@ commands:
                         target/bench/results.{md,csv} (--quick: few iterations, as `test` runs;
                         NAME: only boot, hypercall, block, net, memory or density)
   fuzz [--smoke] [TARGET..]
-                        run the fuzz targets (elf, cli, hypercall) with cargo-fuzz for 120 s
+                        run the fuzz targets (elf, cli, hypercall, ring) with cargo-fuzz for 120 s
                         each (15 s with --smoke, as `test` does); a crash fails
   test template         only the check that `cargo xtask new` makes a crate that runs
   test oci              only the OCI suite: tender-oci under containerd, its CRI, podman,
