@@ -46,6 +46,28 @@ pub mod asm {
     /// `mov dword [rip+0], 1`: a write to the (read-only) code that follows.
     pub const WRITE_OWN_CODE: &[u8] = &[0xc7, 0x05, 0, 0, 0, 0, 1, 0, 0, 0];
 
+    /// Code that takes the net ring's address from boot info (RDI+48), writes entry 0 as
+    /// `op, handle, data, len` (id and offset 0), publishes it (`ent_tail = 1`), rings the
+    /// doorbell and spins.
+    pub fn ring_entry(op: u32, handle: u32, data: u64, len: u32) -> Vec<u8> {
+        let mut c = vec![0x48, 0x8b, 0x47, 0x30]; // mov rax, [rdi+48]
+        let mut store = |disp: u32, v: u32| {
+            c.extend([0xc7, 0x80]); // mov dword [rax+disp32], imm32
+            c.extend(disp.to_le_bytes());
+            c.extend(v.to_le_bytes());
+        };
+        store(128, op);
+        store(132, handle);
+        store(136, data as u32);
+        store(140, (data >> 32) as u32);
+        store(144, len);
+        store(0, 1); // ent_tail
+        c.extend([0x66, 0xba, 0x00, 0x06]); // mov dx, 0x600
+        c.extend([0x31, 0xc0, 0xef]); // xor eax, eax; out dx, eax
+        c.extend(SPIN);
+        c
+    }
+
     /// `mov eax, arg; mov dx, 0x500+nr; out dx, eax`: hypercall `nr` with `arg`.
     pub fn hypercall(nr: u16, arg: u32) -> Vec<u8> {
         let mut c = mov_eax(arg);

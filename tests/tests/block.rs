@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use tender_tests::craft::temp_file;
+use tender_tests::craft::{self, temp_file, Notes};
 use tender_tests::guest::Background;
 use tender_tests::{image, kvm_available, run_with_timeout, tender, Outcome};
 
@@ -183,7 +183,7 @@ fn only_a_disk_guest_that_asks_gets_the_ring_and_solo5_built_ones_see_solo5_hvt_
     ) {
         return;
     }
-    use tender_tests::craft::{self, code, Notes};
+    use tender_tests::craft::code;
     // The guest exits with boot info's `host_features` (0x10000 + 40): bit 0 is the ring.
     let host_features = code::halt_with_word_at(0x10000 + 40);
     let d = disk("blkfeatures", 4096);
@@ -201,4 +201,92 @@ fn only_a_disk_guest_that_asks_gets_the_ring_and_solo5_built_ones_see_solo5_hvt_
         run_with_timeout(&mut c, Duration::from_secs(20)).expect_code(status);
         eprintln!("{what}: host_features {status}");
     }
+}
+
+/// x86_64 code that fills the net ring with 1023 block reads (disk handle 1, 120 MiB each into
+/// guest memory at 16 MiB), publishes them, rings the doorbell, waits until the host has done
+/// the first, and HALTs with status 7.
+fn ring_backlog_then_halt() -> Vec<u8> {
+    let mut c = vec![0x48, 0x8b, 0x47, 0x30]; // mov rax, [rdi+48]: the ring
+    c.extend([0x31, 0xc9]); // xor ecx, ecx
+    let top = c.len();
+    c.extend([0x48, 0x89, 0xca]); // mov rdx, rcx
+    c.extend([0x48, 0xc1, 0xe2, 0x05]); // shl rdx, 5
+    c.extend([0x48, 0x8d, 0x94, 0x10, 0x80, 0, 0, 0]); // lea rdx, [rax + rdx + 128]
+    for (disp, v) in [(0u8, 0x101u32), (4, 1), (8, 16 << 20), (12, 0), (16, 120 << 20)] {
+        c.extend([0xc7, 0x42, disp]); // mov dword [rdx + disp], v
+        c.extend(v.to_le_bytes());
+    }
+    c.extend([0x89, 0x4a, 0x14]); // mov [rdx + 20], ecx: id
+    c.extend([0xff, 0xc1]); // inc ecx
+    c.extend([0x81, 0xf9]); // cmp ecx, 1023
+    c.extend(1023u32.to_le_bytes());
+    let back = top as i32 - (c.len() as i32 + 6);
+    c.extend([0x0f, 0x85]); // jne top
+    c.extend(back.to_le_bytes());
+    c.extend([0xc7, 0x00]); // mov dword [rax], 1023: ent_tail
+    c.extend(1023u32.to_le_bytes());
+    c.extend([0x48, 0x89, 0xc6]); // mov rsi, rax: the ring, as the doorbell needs eax
+    c.extend([0x66, 0xba, 0x00, 0x06, 0x31, 0xc0, 0xef]); // mov dx, 0x600; xor eax, eax; out dx, eax
+    // Wait until the host has done the first request (ent_head moves), so it is mid-backlog.
+    c.extend([0x83, 0x7e, 0x40, 0x00]); // cmp dword [rsi + 64], 0
+    c.extend([0x74, 0xfa]); // je (back to the cmp)
+    c.extend([0xc7, 0x04, 0x25]); // mov dword [SCRATCH + 8], 7: the HALT status
+    c.extend((craft::SCRATCH as u32 + 8).to_le_bytes());
+    c.extend(7u32.to_le_bytes());
+    c.extend(craft::asm::hypercall(8, craft::SCRATCH as u32));
+    c.extend_from_slice(craft::asm::SPIN);
+    c
+}
+
+#[test]
+fn a_guest_that_halts_with_gigabytes_of_block_requests_queued_stops_at_once() {
+    let test = "a_guest_that_halts_with_gigabytes_of_block_requests_queued_stops_at_once";
+    if !kvm_available(test) {
+        return;
+    }
+    if cfg!(target_arch = "aarch64") {
+        eprintln!("SKIP {test}: the crafted guest is x86_64 code");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tender-backlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.join("disk.img");
+    std::fs::File::create(&d).unwrap().set_len(120 << 20).unwrap(); // sparse
+    let notes =
+        Notes { with_block: true, tender_features: Some(abi::note::FEATURE_BLOCK_RING), ..Notes::default() };
+    let img = temp_file("backlog", "guest.hvt", &craft::image(&ring_backlog_then_halt(), &[], notes));
+    let start = std::time::Instant::now();
+    let mut c = Command::new(tender());
+    c.arg("--mem=256").arg(format!("--block:disk0={}", d.display())).arg(&img);
+    let o = run_with_timeout(&mut c, Duration::from_secs(120));
+    let secs = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    o.expect_code(7);
+    // 1023 x 120 MiB is 120 GiB to read: many seconds. Stopping cuts it at the next 1 MiB.
+    assert!(secs < 5.0, "tender took {secs:.1} s to stop after the guest halted:\n{o}");
+    eprintln!("measured: halted with 120 GiB of reads queued, tender exited in {secs:.2} s");
+}
+
+#[test]
+fn a_block_request_on_the_ring_into_read_only_memory_stops_the_guest_with_one_line() {
+    let test = "a_block_request_on_the_ring_into_read_only_memory_stops_the_guest_with_one_line";
+    if !kvm_available(test) {
+        return;
+    }
+    if cfg!(target_arch = "aarch64") {
+        eprintln!("SKIP {test}: the crafted guest is x86_64 code");
+        return;
+    }
+    let d = disk("blkringro", 4096);
+    let notes =
+        Notes { with_block: true, tender_features: Some(abi::note::FEATURE_BLOCK_RING), ..Notes::default() };
+    // A read of 512 bytes into the guest's own (read-only) code.
+    let code = craft::asm::ring_entry(0x101, 1, 0x10_0000, 512);
+    let img = temp_file("blkringro", "guest.hvt", &craft::image(&code, &[], notes));
+    let mut c = Command::new(tender());
+    c.arg(format!("--block:disk0={}", d.display())).arg(&img);
+    let o = run_with_timeout(&mut c, Duration::from_secs(20));
+    o.expect_code(1).expect_stderr("Guest error: net ring entry 0: bad buffer");
+    assert_eq!(o.stderr.lines().count(), 1, "one line:\n{o}");
 }

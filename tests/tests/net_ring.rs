@@ -5,7 +5,7 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tender_tests::craft::{self, Notes};
+use tender_tests::craft::{self, asm, Notes};
 use tender_tests::guest::Background;
 use tender_tests::netns::{netns_available, NetNs};
 use tender_tests::{image, kvm_available, run_with_timeout, tender};
@@ -89,27 +89,6 @@ fn without_room_above_4_gib_the_guest_falls_back_to_hypercalls() {
     assert!(o.stdout.contains(" 0% packet loss"), "{o}");
 }
 
-/// x86_64 code that takes the ring's address from boot info (RDI+48), writes entry 0 as
-/// `op, handle, data, len`, publishes it (`ent_tail = 1`), rings the doorbell and spins.
-fn bad_ring_entry(op: u32, handle: u32, data: u64, len: u32) -> Vec<u8> {
-    let mut c = vec![0x48, 0x8b, 0x47, 0x30]; // mov rax, [rdi+48]
-    let mut store = |disp: u32, v: u32| {
-        c.extend([0xc7, 0x80]); // mov dword [rax+disp32], imm32
-        c.extend(disp.to_le_bytes());
-        c.extend(v.to_le_bytes());
-    };
-    store(128, op);
-    store(132, handle);
-    store(136, data as u32);
-    store(140, (data >> 32) as u32);
-    store(144, len);
-    store(0, 1); // ent_tail
-    c.extend([0x66, 0xba, 0x00, 0x06]); // mov dx, 0x600
-    c.extend([0x31, 0xc0, 0xef]); // xor eax, eax; out dx, eax
-    c.extend([0xeb, 0xfe]); // jmp $
-    c
-}
-
 #[test]
 fn a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line() {
     if !ready("a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line") {
@@ -122,9 +101,9 @@ fn a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line() {
     let ns = NetNs::new("ringbad");
     ns.tap("tap0", None, None);
     let cases: [(&str, Vec<u8>, &str); 3] = [
-        ("op", bad_ring_entry(9, 1, 0x2000, 60), "Guest error: net ring entry 0: unknown op 9"),
-        ("gpa", bad_ring_entry(1, 1, 0xffff_0000_0000, 60), "Guest error: net ring entry 0: bad buffer"),
-        ("ro", bad_ring_entry(2, 1, 0x10_0000, 1514), "Guest error: net ring entry 0: bad buffer"),
+        ("op", asm::ring_entry(9, 1, 0x2000, 60), "Guest error: net ring entry 0: unknown op 9"),
+        ("gpa", asm::ring_entry(1, 1, 0xffff_0000_0000, 60), "Guest error: net ring entry 0: bad buffer"),
+        ("ro", asm::ring_entry(2, 1, 0x10_0000, 1514), "Guest error: net ring entry 0: bad buffer"),
     ];
     for (tag, code, msg) in cases {
         let notes = Notes { with_net: true, ..Notes::default() };
