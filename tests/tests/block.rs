@@ -228,7 +228,7 @@ fn ring_backlog_then_halt() -> Vec<u8> {
     c.extend(1023u32.to_le_bytes());
     c.extend([0x48, 0x89, 0xc6]); // mov rsi, rax: the ring, as the doorbell needs eax
     c.extend([0x66, 0xba, 0x00, 0x06, 0x31, 0xc0, 0xef]); // mov dx, 0x600; xor eax, eax; out dx, eax
-    // Wait until the host has done the first request (ent_head moves), so it is mid-backlog.
+                                                          // Wait until the host has done the first request (ent_head moves), so it is mid-backlog.
     c.extend([0x83, 0x7e, 0x40, 0x00]); // cmp dword [rsi + 64], 0
     c.extend([0x74, 0xfa]); // je (back to the cmp)
     c.extend([0xc7, 0x04, 0x25]); // mov dword [SCRATCH + 8], 7: the HALT status
