@@ -111,6 +111,30 @@ pub mod arm {
     pub fn ldr_w(rt: u32, rn: u32) -> u32 {
         0xB940_0000 | rn << 5 | rt
     }
+    /// `ldr x<rt>, [x<rn>, #off]` (`off` a multiple of 8 below 32 KiB)
+    pub fn ldr_x_off(rt: u32, rn: u32, off: u32) -> u32 {
+        0xF940_0000 | (off / 8) << 10 | rn << 5 | rt
+    }
+    /// `str w<rt>, [x<rn>, #off]` (`off` a multiple of 4 below 16 KiB)
+    pub fn str_w_off(rt: u32, rn: u32, off: u32) -> u32 {
+        0xB900_0000 | (off / 4) << 10 | rn << 5 | rt
+    }
+
+    /// As [`asm::ring_entry`](super::asm::ring_entry): entry 0 of the ring named by boot info
+    /// (X0+48), published, the doorbell rung (MMIO), then `b .`.
+    pub fn ring_entry(op: u32, handle: u32, data: u64, len: u32) -> Vec<u8> {
+        let mut w = vec![ldr_x_off(1, 0, 48)]; // x1 = the ring
+        for (off, v) in
+            [(128, op), (132, handle), (136, data as u32), (140, (data >> 32) as u32), (144, len), (0, 1)]
+        {
+            w.extend(mov(2, u64::from(v)));
+            w.push(str_w_off(2, 1, off));
+        }
+        w.extend(mov(3, abi::netring::KICK_MMIO));
+        w.push(str_w(31, 3)); // str wzr, [x3]
+        w.push(SPIN);
+        w.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
     /// `b .`
     pub const SPIN: u32 = 0x1400_0000;
 
@@ -159,6 +183,11 @@ pub mod code {
         arm::access(super::CODE, 0, arm::str_w(1, 0))
     }
 
+    /// Publishes one net ring entry and rings the doorbell, then spins.
+    pub fn ring_entry(op: u32, handle: u32, data: u64, len: u32) -> Vec<u8> {
+        arm::ring_entry(op, handle, data, len)
+    }
+
     /// HALTs with the `u32` at guest address `addr` as its exit status (the HALT struct at
     /// [`SCRATCH`](super::SCRATCH)).
     pub fn halt_with_word_at(addr: u64) -> Vec<u8> {
@@ -198,6 +227,11 @@ pub mod code {
     /// Writes to its own (read-only) code, then spins.
     pub fn write_own_code() -> Vec<u8> {
         [asm::WRITE_OWN_CODE, asm::SPIN].concat()
+    }
+
+    /// Publishes one net ring entry and rings the doorbell, then spins.
+    pub fn ring_entry(op: u32, handle: u32, data: u64, len: u32) -> Vec<u8> {
+        asm::ring_entry(op, handle, data, len)
     }
 
     /// HALTs with the `u32` at guest address `addr` (below 2 GiB) as its exit status (the

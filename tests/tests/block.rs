@@ -274,15 +274,11 @@ fn a_block_request_on_the_ring_into_read_only_memory_stops_the_guest_with_one_li
     if !kvm_available(test) {
         return;
     }
-    if cfg!(target_arch = "aarch64") {
-        eprintln!("SKIP {test}: the crafted guest is x86_64 code");
-        return;
-    }
     let d = disk("blkringro", 4096);
     let notes =
         Notes { with_block: true, tender_features: Some(abi::note::FEATURE_BLOCK_RING), ..Notes::default() };
     // A read of 512 bytes into the guest's own (read-only) code.
-    let code = craft::asm::ring_entry(0x101, 1, 0x10_0000, 512);
+    let code = craft::code::ring_entry(0x101, 1, 0x10_0000, 512);
     let img = temp_file("blkringro", "guest.hvt", &craft::image(&code, &[], notes));
     let mut c = Command::new(tender());
     c.arg(format!("--block:disk0={}", d.display())).arg(&img);

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tender_tests::craft::{self, asm, Notes};
+use tender_tests::craft::{self, Notes};
 use tender_tests::guest::Background;
 use tender_tests::netns::{netns_available, NetNs};
 use tender_tests::{image, kvm_available, run_with_timeout, tender};
@@ -94,16 +94,16 @@ fn a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line() {
     if !ready("a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line") {
         return;
     }
-    if std::env::consts::ARCH != "x86_64" {
-        eprintln!("SKIP a_ring_the_host_cannot_serve_stops_the_spinning_guest_with_one_line: the crafted guest is x86_64 code");
-        return;
-    }
     let ns = NetNs::new("ringbad");
     ns.tap("tap0", None, None);
     let cases: [(&str, Vec<u8>, &str); 3] = [
-        ("op", asm::ring_entry(9, 1, 0x2000, 60), "Guest error: net ring entry 0: unknown op 9"),
-        ("gpa", asm::ring_entry(1, 1, 0xffff_0000_0000, 60), "Guest error: net ring entry 0: bad buffer"),
-        ("ro", asm::ring_entry(2, 1, 0x10_0000, 1514), "Guest error: net ring entry 0: bad buffer"),
+        ("op", craft::code::ring_entry(9, 1, 0x2000, 60), "Guest error: net ring entry 0: unknown op 9"),
+        (
+            "gpa",
+            craft::code::ring_entry(1, 1, 0xffff_0000_0000, 60),
+            "Guest error: net ring entry 0: bad buffer",
+        ),
+        ("ro", craft::code::ring_entry(2, 1, 0x10_0000, 1514), "Guest error: net ring entry 0: bad buffer"),
     ];
     for (tag, code, msg) in cases {
         let notes = Notes { with_net: true, ..Notes::default() };
