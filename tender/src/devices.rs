@@ -3,9 +3,11 @@
 //! every declared device must end up attached (ABI.md §6).
 
 use crate::block::{BlockConfig, BlockDevice, BlockError, DEFAULT_BLOCK_SIZE};
+use crate::diag::Limited;
 use crate::manifest::{DeviceKind, Manifest};
-use crate::net::ring::{NetRing, RingDevice, RingDevices};
+use crate::net::ring::{Backends, NetRing};
 use crate::net::{NetConfig, NetDevice, NetError, NetSource, Tap};
+use abi::hypercall::Ret;
 use std::sync::Arc;
 
 /// A device option that does not fit the image's manifest, or cannot be opened.
@@ -37,12 +39,32 @@ fn option_for(k: DeviceKind) -> &'static str {
     }
 }
 
-/// One attached device.
-#[derive(Debug)]
+/// One attached device, shared with the net ring's thread when there is one.
+#[derive(Debug, Clone)]
 pub enum Device {
-    /// Shared with the net ring's thread, when there is one (as is `Net`).
     Block(Arc<BlockDevice>),
     Net(Arc<NetDevice>),
+}
+
+impl Device {
+    fn block(&self) -> Option<&BlockDevice> {
+        match self {
+            Device::Block(b) => Some(b),
+            Device::Net(_) => None,
+        }
+    }
+
+    fn net(&self) -> Option<&NetDevice> {
+        match self {
+            Device::Net(n) => Some(n),
+            Device::Block(_) => None,
+        }
+    }
+}
+
+/// The device at `handle` in a table indexed by manifest handle.
+fn lookup(table: &[Option<Device>], handle: u32) -> Option<&Device> {
+    table.get(handle as usize)?.as_ref()
 }
 
 /// Attached devices, indexed by their manifest handle, and the net ring serving them.
@@ -114,25 +136,15 @@ impl Devices {
         self.by_handle[handle] = Some(dev);
     }
 
-    /// solo5-hvt truncates the guest's 64-bit handle to 32 bits before the lookup.
-    fn get(&self, handle: u64) -> Option<&Device> {
-        self.by_handle.get(handle as u32 as usize)?.as_ref()
-    }
-
-    /// The block device with this handle, if it is one.
+    /// The block device with this handle, if it is one (solo5-hvt truncates the guest's
+    /// 64-bit handle to 32 bits before the lookup).
     pub fn block(&self, handle: u64) -> Option<&BlockDevice> {
-        match self.get(handle)? {
-            Device::Block(b) => Some(b),
-            Device::Net(_) => None,
-        }
+        lookup(&self.by_handle, handle as u32)?.block()
     }
 
-    /// The network device with this handle, if it is one.
+    /// The network device with this handle, if it is one (truncated as for `block`).
     pub fn net(&self, handle: u64) -> Option<&NetDevice> {
-        match self.get(handle)? {
-            Device::Net(n) => Some(n),
-            Device::Block(_) => None,
-        }
+        lookup(&self.by_handle, handle as u32)?.net()
     }
 
     /// Every network device with its handle.
@@ -143,24 +155,9 @@ impl Devices {
         })
     }
 
-    /// Whether any device is attached (the ring serves them).
-    pub fn any(&self) -> bool {
-        self.by_handle.iter().any(Option::is_some)
-    }
-
     /// The devices as the ring's thread reaches them.
     pub fn ring_devices(&self) -> RingDevices {
-        RingDevices::new(
-            self.by_handle
-                .iter()
-                .map(|d| {
-                    d.as_ref().map(|d| match d {
-                        Device::Net(n) => RingDevice::Net(Arc::clone(n)),
-                        Device::Block(b) => RingDevice::Block(Arc::clone(b)),
-                    })
-                })
-                .collect(),
-        )
+        RingDevices { by_handle: self.by_handle.clone(), drops: Limited::new() }
     }
 
     /// Hands the running net ring to the devices it serves (it stops when they go).
@@ -203,6 +200,29 @@ impl Devices {
             }
         }
         ok
+    }
+}
+
+/// The devices by manifest handle, as the ring's thread reaches them: a copy of the table,
+/// the devices themselves shared.
+#[derive(Debug)]
+pub struct RingDevices {
+    by_handle: Vec<Option<Device>>,
+    drops: Limited,
+}
+
+impl Backends for RingDevices {
+    fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret> {
+        Some(lookup(&self.by_handle, handle)?.net()?.send(frame))
+    }
+    fn receive(&self, handle: u32, buf: &mut [u8]) -> Option<(Ret, usize)> {
+        Some(lookup(&self.by_handle, handle)?.net()?.receive(buf))
+    }
+    fn dropped(&self, why: std::fmt::Arguments<'_>) {
+        self.drops.warn(why);
+    }
+    fn disk(&self, handle: u32) -> Option<&BlockDevice> {
+        lookup(&self.by_handle, handle)?.block()
     }
 }
 

@@ -11,11 +11,7 @@ mod colocation;
 mod serve;
 
 use crate::arch;
-use crate::block::BlockDevice;
-use crate::diag::Limited;
 use crate::memory::{GuestMemory, MemoryError};
-use crate::net::NetDevice;
-use abi::hypercall::Ret;
 use abi::netring;
 use colocation::VcpuCpu;
 pub use serve::{Backends, RingFault, RingServer};
@@ -45,52 +41,6 @@ pub enum RingError {
     Outside(#[source] MemoryError),
 }
 
-/// A device the ring's thread reaches.
-#[derive(Debug, Clone)]
-pub enum RingDevice {
-    Net(Arc<NetDevice>),
-    Block(Arc<BlockDevice>),
-}
-
-/// The devices by manifest handle, as the ring thread reaches them.
-#[derive(Debug, Default)]
-pub struct RingDevices {
-    by_handle: Vec<Option<RingDevice>>,
-    drops: Limited,
-}
-
-impl RingDevices {
-    /// The table indexed by manifest handle (`None` where a handle has no device).
-    pub fn new(by_handle: Vec<Option<RingDevice>>) -> RingDevices {
-        RingDevices { by_handle, drops: Limited::new() }
-    }
-
-    fn get(&self, handle: u32) -> Option<&NetDevice> {
-        match self.by_handle.get(handle as usize)? {
-            Some(RingDevice::Net(n)) => Some(n),
-            _ => None,
-        }
-    }
-}
-
-impl Backends for RingDevices {
-    fn send(&self, handle: u32, frame: &[u8]) -> Option<Ret> {
-        Some(self.get(handle)?.send(frame))
-    }
-    fn receive(&self, handle: u32, buf: &mut [u8]) -> Option<(Ret, usize)> {
-        Some(self.get(handle)?.receive(buf))
-    }
-    fn dropped(&self, why: std::fmt::Arguments<'_>) {
-        self.drops.warn(why);
-    }
-    fn disk(&self, handle: u32) -> Option<&BlockDevice> {
-        match self.by_handle.get(handle as usize)? {
-            Some(RingDevice::Block(b)) => Some(b),
-            _ => None,
-        }
-    }
-}
-
 /// The descriptors the ring's thread uses (for the seccomp filter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RingFds {
@@ -113,13 +63,13 @@ pub struct NetRing {
 }
 
 impl NetRing {
-    /// Registers the doorbell with `vm` and starts serving the ring at guest address `ring`,
-    /// offering block requests too (`HOST_OPS`).
-    pub fn start(
+    /// Registers the doorbell with `vm` and starts serving the ring at guest address `ring`
+    /// with `devices`, offering block requests too (`HOST_OPS`).
+    pub fn start<B: Backends + Send + 'static>(
         vm: &kvm_ioctls::VmFd,
         mem: &GuestMemory,
         ring: u64,
-        devices: RingDevices,
+        devices: B,
     ) -> Result<NetRing, RingError> {
         mem.check(ring, netring::RING_SIZE).map_err(RingError::Outside)?;
         let shared = mem.shared();
