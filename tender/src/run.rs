@@ -197,14 +197,14 @@ fn run_loop(vm: &Vm, vcpu: &mut VcpuFd, mem: &mut GuestMemory, devices: &Devices
 
 /// Completes the last MMIO exit from guest memory at `gpa`: a read gets its bytes, a write
 /// stores them (never into read-only memory: `Err`).
-fn complete_from_memory(vcpu: &mut VcpuFd, mem: &GuestMemory, gpa: u64, write: bool) -> Result<(), ()> {
+fn complete_from_memory(vcpu: &mut VcpuFd, mem: &mut GuestMemory, gpa: u64, write: bool) -> Result<(), ()> {
     let run = vcpu.get_kvm_run();
     // SAFETY: KVM set exit_reason to KVM_EXIT_MMIO, which selects the `mmio` member of the
     // exit union; it is plain integers and bytes, and KVM reads `data` back on the next entry.
     let mmio = unsafe { &mut run.__bindgen_anon_1.mmio };
     let len = (mmio.len as usize).min(mmio.data.len());
     if write {
-        mem.shared().write(gpa, &mmio.data[..len]).map_err(|_| ())
+        mem.write(gpa, &mmio.data[..len]).map_err(|_| ())
     } else {
         mmio.data[..len].copy_from_slice(mem.slice(gpa, len as u64).map_err(|_| ())?);
         Ok(())

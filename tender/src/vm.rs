@@ -11,7 +11,7 @@ use crate::arch::{self, ArchError};
 use crate::memory::{GuestMemory, SharedMemory};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::ops::Range;
 
 /// Size of the slots of a lazily registered guest memory.
@@ -49,12 +49,24 @@ pub struct Vm {
     /// The mapping behind the memory slots: held by the VM, so it cannot be unmapped while
     /// KVM may still use it (fields drop in order: the VM's fd first).
     slot: Option<SharedMemory>,
-    /// The slots not registered yet (lazy memory only), by granule.
-    pending: RefCell<Vec<Option<kvm_userspace_memory_region>>>,
-    /// Where those slots are, registered since or not: KVM may report the later pieces of an
-    /// access it split (page-crossing, wider than 8 bytes) as MMIO after the first piece's
-    /// exit registered the slot, so an MMIO exit in these ranges is always a memory access.
-    lazy: Vec<Range<u64>>,
+    /// The slots registered only when the guest first touches them (lazy memory only).
+    lazy: Vec<LazySlot>,
+}
+
+/// A slot of lazily registered memory, and whether KVM has it yet. It stays listed once
+/// registered: KVM may report the later pieces of an access it split (page-crossing, wider
+/// than 8 bytes) as MMIO after the first piece's exit registered the slot, so an MMIO exit in
+/// its range is always a memory access.
+#[derive(Debug)]
+struct LazySlot {
+    region: kvm_userspace_memory_region,
+    registered: Cell<bool>,
+}
+
+impl LazySlot {
+    fn holds(&self, gpa: u64) -> bool {
+        (self.region.guest_phys_addr..self.region.guest_phys_addr + self.region.memory_size).contains(&gpa)
+    }
 }
 
 impl Vm {
@@ -70,7 +82,7 @@ impl Vm {
         }
         arch::check_capabilities(&kvm)?;
         let fd = kvm.create_vm().map_err(VmError::CreateVm)?;
-        Ok(Vm { kvm, fd, slot: None, pending: RefCell::new(Vec::new()), lazy: Vec::new() })
+        Ok(Vm { kvm, fd, slot: None, lazy: Vec::new() })
     }
 
     /// Registers `mem` at guest-physical 0, as one slot or, when large and the architecture
@@ -83,8 +95,7 @@ impl Vm {
             if now {
                 self.register(region)?;
             } else {
-                self.lazy.push(region.guest_phys_addr..region.guest_phys_addr + region.memory_size);
-                self.pending.get_mut().push(Some(region));
+                self.lazy.push(LazySlot { region, registered: Cell::new(false) });
             }
         }
         Ok(())
@@ -108,32 +119,34 @@ impl Vm {
 
     /// Whether some guest memory is not registered with KVM yet.
     pub fn has_lazy_memory(&self) -> bool {
-        self.pending.borrow().iter().any(Option::is_some)
+        self.lazy.iter().any(|s| !s.registered.get())
     }
 
     /// For an MMIO exit at `gpa`: true if `gpa` is in lazily registered memory (registering
     /// its slot if it is not yet), so the exit is an ordinary memory access to complete.
     pub fn touch_lazy(&self, gpa: u64) -> Result<bool, VmError> {
-        if !self.lazy.iter().any(|r| r.contains(&gpa)) {
-            return Ok(false);
-        }
-        let mut pending = self.pending.borrow_mut();
-        let hit = pending.iter_mut().find(|r| {
-            r.is_some_and(|r| (r.guest_phys_addr..r.guest_phys_addr + r.memory_size).contains(&gpa))
-        });
-        if let Some(region) = hit.and_then(Option::take) {
-            self.register(region)?;
-        }
+        let Some(slot) = self.lazy.iter().find(|s| s.holds(gpa)) else { return Ok(false) };
+        self.register_lazy(slot)?;
         Ok(true)
     }
 
     /// Registers every slot not registered yet: true if there was one.
     pub fn register_all_lazy(&self) -> Result<bool, VmError> {
-        let regions: Vec<_> = self.pending.borrow_mut().iter_mut().filter_map(Option::take).collect();
-        for region in &regions {
-            self.register(*region)?;
+        let mut any = false;
+        for slot in &self.lazy {
+            any |= self.register_lazy(slot)?;
         }
-        Ok(!regions.is_empty())
+        Ok(any)
+    }
+
+    /// Registers `slot` unless KVM has it already: true if it did.
+    fn register_lazy(&self, slot: &LazySlot) -> Result<bool, VmError> {
+        if slot.registered.get() {
+            return Ok(false);
+        }
+        self.register(slot.region)?;
+        slot.registered.set(true);
+        Ok(true)
     }
 
     /// Creates vCPU 0 and sets it up to enter the image at `entry`.
