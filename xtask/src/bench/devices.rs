@@ -5,10 +5,18 @@ use super::*;
 use std::os::unix::process::CommandExt;
 
 impl Bench {
+    /// A `size`-byte disk file, written through once: whichever side writes first must not
+    /// pay the file system's block allocation for the other.
     fn disk(&self, name: &str, size: u64) -> Result<PathBuf, String> {
         let p = self.scratch.join(name);
-        let f = std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        f.set_len(size).map_err(|e| e.to_string())?;
+        let mut f = std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            std::io::Write::write_all(&mut f, &zeros[..n]).map_err(|e| format!("{}: {e}", p.display()))?;
+            left -= n as u64;
+        }
         Ok(p)
     }
 
